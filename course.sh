@@ -1,0 +1,82 @@
+#!/usr/bin/env bash
+# The course's one entry point. Usage: bash course.sh COMMAND
+#   lab       create .venv if missing, install everything, open JupyterLab on notebooks/
+#   test      create or reuse .venv, run every test (what CI runs)
+#   check     run the student checks only (tests/student, against your helpers/)
+#   release   regenerate the student helpers/ and notebooks/ from solutions/
+#   data      download the data sets that are missing (CIFAR-10, ImageNet samples, paintings)
+#   bench     run the benchmarks (not part of the tests)
+#   python    run the environment's Python: bash course.sh python -m helpers.data status
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")"
+ROOT=$PWD
+VENV=${COURSE_VENV:-$ROOT/.venv}
+PY=$VENV/bin/python
+
+find_python() {
+  for p in python3.11 python3 python; do
+    if command -v "$p" >/dev/null 2>&1 && "$p" -c 'import sys; sys.exit(sys.version_info[:2] < (3, 10))'; then
+      echo "$p"; return 0
+    fi
+  done
+  echo "course.sh: needs Python 3.10 or newer (3.11 recommended) on PATH" >&2; return 1
+}
+
+ensure_env() {
+  local stamp=$VENV/.course-installed want
+  want=$(cat requirements.txt | sha256sum | cut -c1-16)
+  if [ ! -x "$PY" ]; then
+    echo "course.sh: creating the virtual environment in $VENV"
+    "$(find_python)" -m venv "$VENV"
+  fi
+  if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+    echo "course.sh: installing the pinned packages (requirements.txt); the first time takes a few minutes"
+    "$PY" -m pip install --disable-pip-version-check -q -r requirements.txt
+    echo "$want" > "$stamp"
+  fi
+}
+
+cmd=${1:-help}; [ $# -gt 0 ] && shift
+case "$cmd" in
+  lab)
+    ensure_env
+    export PYTHONPATH=$ROOT${PYTHONPATH:+:$PYTHONPATH}
+    exec "$VENV/bin/jupyter" lab --notebook-dir="$ROOT/notebooks" "$@"
+    ;;
+  test)
+    ensure_env
+    # unit tests of the solutions, the release sync, the student stubs, and nbval on the
+    # solved notebooks (in fast mode: the checked cells do not depend on the mode)
+    export PYTHONPATH=$ROOT/solutions${PYTHONPATH:+:$PYTHONPATH} COURSE_FAST=1
+    exec "$VENV/bin/pytest" -p no:cacheprovider -q tests solutions/notebooks --nbval --nbval-current-env \
+      --nbval-cell-timeout=600 --nbval-sanitize-with tests/nbval_sanitize.cfg "$@"
+    ;;
+  check)
+    ensure_env
+    export PYTHONPATH=$ROOT${PYTHONPATH:+:$PYTHONPATH}
+    exec "$PY" -m pytest -q -p no:cacheprovider tests/student "$@"
+    ;;
+  release)
+    ensure_env
+    exec "$PY" tools/release.py "$@"
+    ;;
+  data)
+    ensure_env
+    export PYTHONPATH=$ROOT${PYTHONPATH:+:$PYTHONPATH}
+    exec "$PY" -m helpers.data download "$@"
+    ;;
+  bench)
+    ensure_env
+    export PYTHONPATH=$ROOT/solutions${PYTHONPATH:+:$PYTHONPATH}
+    exec "$PY" tools/bench.py "$@"
+    ;;
+  python)
+    ensure_env
+    export PYTHONPATH=$ROOT${PYTHONPATH:+:$PYTHONPATH}
+    exec "$PY" "$@"
+    ;;
+  *)
+    sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'
+    [ "$cmd" = help ] || exit 2
+    ;;
+esac

@@ -1,0 +1,10 @@
+"""helpers: the library behind the course "Visualizing and understanding CNNs".
+
+Plumbing (complete): ``utils`` (seeding, fast mode, errors), ``data`` (images and data
+sets), ``models`` (the model zoo and its one interface), ``display`` (pictures).
+Exercises (you complete them, notebook by notebook): ``features`` (notebook 1).
+"""
+from .utils import CourseError, fast_mode, get_device, pick, seed_everything
+
+__all__ = ["CourseError", "fast_mode", "get_device", "pick", "seed_everything"]
+__version__ = "0.1.0"

@@ -1,0 +1,392 @@
+"""Notebook 1: features and neighbours.
+
+Exercises (complete the bodies marked ``YOUR CODE HERE``):
+
+1. :func:`normalize_filters` - first-layer filters as images.
+2. :func:`extract_features` - batched feature extraction at any layer.
+3. :func:`pairwise_distances` and :func:`nearest_neighbors` - one distance matrix, top-k.
+4. :func:`pca` - principal component analysis from scratch (centre, SVD).
+5. :func:`receptive_field` - size, stride and offset of a layer's units.
+6. :func:`top_activations` - the images and positions that excite a channel most.
+
+Plumbing (complete): :func:`precision_at_k`, :func:`embed_2d`, :func:`conv_geometry`,
+:func:`crop_patches`, :func:`max_activating_patches` and the plots.
+"""
+from __future__ import annotations
+
+import math
+from typing import NamedTuple, Sequence
+
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from .utils import CourseError, check_positive_int
+
+
+# ============================================================================ 1. filters
+def normalize_filters(weights: torch.Tensor) -> torch.Tensor:
+    """Scale each filter to ``[0, 1]`` on its own, as an image.
+
+    ``weights``: a conv layer's weight, shape ``(C_out, 3, kH, kW)``.
+    Returns ``(C_out, kH, kW, 3)``: filter ``i`` is ``(w_i - min(w_i)) / (max(w_i) - min(w_i))``,
+    min and max taken over all of that filter's values (all three colours together, so that
+    colours stay comparable). A constant filter becomes all zeros (no division by zero).
+    """
+    if not isinstance(weights, torch.Tensor) or weights.ndim != 4 or weights.shape[1] != 3:
+        shape = tuple(weights.shape) if hasattr(weights, "shape") else type(weights).__name__
+        raise CourseError(f"expected first-layer conv weights of shape (C_out, 3, kH, kW), got {shape}")
+    w = weights.detach().float().cpu()
+    ### BEGIN SOLUTION
+    flat = w.flatten(1)
+    lo = flat.min(1).values.view(-1, 1, 1, 1)
+    hi = flat.max(1).values.view(-1, 1, 1, 1)
+    w = (w - lo) / (hi - lo).clamp_min(1e-12)
+    return w.permute(0, 2, 3, 1)
+    ### END SOLUTION
+
+
+def first_conv_weights(model) -> torch.Tensor:
+    """The weight ``(C_out, 3, kH, kW)`` of the model's first convolution."""
+    for m in model.net.modules():
+        if isinstance(m, nn.Conv2d) and m.in_channels == 3:
+            return m.weight.detach()
+    raise CourseError(f"{model.name} has no convolution on its RGB input")
+
+
+# ============================================================================ 2. features
+def _batches(images, batch_size):
+    n = len(images)
+    for i in range(0, n, batch_size):
+        yield images[i:i + batch_size]
+
+
+def extract_features(model, images, layer: str | None = None, batch_size: int = 64,
+                     size="default", progress: bool = True) -> torch.Tensor:
+    """Features of many images at one layer, in batches, without autograd.
+
+    ``images``: a ``uint8`` array ``(N, H, W, 3)`` or a list of images (anything
+    ``model.to_input`` accepts). ``layer``: a layer name, by default ``model.penultimate``.
+    Returns a float tensor ``(N, D)`` on the CPU: each image's layer output, flattened.
+    """
+    layer = layer or model.penultimate
+    model.layer(layer)  # a clear error for an unknown name
+    if len(images) == 0:
+        raise CourseError("got no images to extract features from")
+    check_positive_int(batch_size, "batch_size")
+    from tqdm.auto import tqdm
+    chunks = []
+    bar = tqdm(total=len(images), desc=f"features at {layer}", disable=not progress, leave=False)
+    ### BEGIN SOLUTION
+    with torch.no_grad():
+        for batch in _batches(images, batch_size):
+            x = model.to_input(list(batch), size=size)
+            chunks.append(model.activations(x, layer)[layer].flatten(1).float().cpu())
+            bar.update(len(batch))
+    bar.close()
+    return torch.cat(chunks)
+    ### END SOLUTION
+
+
+# ============================================================================ 3. neighbours
+def _check_features(name, x) -> torch.Tensor:
+    x = torch.as_tensor(x)
+    if x.ndim != 2:
+        raise CourseError(f"{name} must be a 2-D array (N, D), got shape {tuple(x.shape)}")
+    if x.shape[0] == 0:
+        raise CourseError(f"{name} is empty")
+    x = x.double() if x.dtype == torch.float64 else x.float()
+    if not torch.isfinite(x).all():
+        raise CourseError(f"{name} contains NaN or infinite values")
+    return x
+
+
+def pairwise_distances(queries, database, metric: str = "l2") -> torch.Tensor:
+    """All distances between ``queries`` ``(Q, D)`` and ``database`` ``(N, D)``: ``(Q, N)``.
+
+    ``metric="l2"``: Euclidean distance ``||q - x||``; ``metric="cosine"``: ``1 - cos(q, x)``.
+    One matrix product, no Python loop over items: use
+    ``||q - x||^2 = ||q||^2 + ||x||^2 - 2 q.x`` (clamped at 0 before the square root).
+    """
+    q, x = _check_features("queries", queries), _check_features("database", database)
+    if q.shape[1] != x.shape[1]:
+        raise CourseError(f"queries have {q.shape[1]} features but the database has {x.shape[1]}; "
+                          "extract both at the same layer")
+    if metric not in ("l2", "cosine"):
+        raise CourseError(f"metric must be 'l2' or 'cosine', got {metric!r}")
+    q, x = q.to(torch.promote_types(q.dtype, x.dtype)), x.to(torch.promote_types(q.dtype, x.dtype))
+    ### BEGIN SOLUTION
+    if metric == "cosine":
+        return 1 - F.normalize(q, dim=1) @ F.normalize(x, dim=1).T
+    sq = (q * q).sum(1, keepdim=True) + (x * x).sum(1) - 2 * q @ x.T
+    return sq.clamp_min(0).sqrt()
+    ### END SOLUTION
+
+
+def nearest_neighbors(queries, database, k: int = 5, metric: str = "l2", exclude_self: bool = False):
+    """The ``k`` nearest database items of each query.
+
+    Returns ``(distances, indices)``, both ``(Q, k)``, nearest first (ties broken by the
+    lower index). ``exclude_self=True`` is for when ``queries`` are the database itself: each
+    item's own entry (the diagonal) is never returned.
+    """
+    check_positive_int(k, "k")
+    n = torch.as_tensor(database).shape[0]
+    if k > n - int(exclude_self):
+        raise CourseError(f"k={k} but the database has only {n - int(exclude_self)} candidate items")
+    d = pairwise_distances(queries, database, metric)
+    if exclude_self:
+        if d.shape[0] != d.shape[1]:
+            raise CourseError("exclude_self needs the queries to be the database itself")
+        d = d.clone().fill_diagonal_(float("inf"))
+    ### BEGIN SOLUTION
+    # a stable sort keeps the lower index first among equal distances
+    order = torch.sort(d, dim=1, stable=True).indices[:, :k]
+    return d.gather(1, order), order
+    ### END SOLUTION
+
+
+def precision_at_k(neighbor_labels, query_labels) -> float:
+    """Fraction of the neighbours ``(Q, k)`` whose label equals their query's label ``(Q,)``."""
+    nl, ql = torch.as_tensor(neighbor_labels), torch.as_tensor(query_labels)
+    if nl.ndim != 2 or ql.shape != nl.shape[:1]:
+        raise CourseError(f"expected neighbour labels (Q, k) and query labels (Q,), got "
+                          f"{tuple(nl.shape)} and {tuple(ql.shape)}")
+    return float((nl == ql[:, None]).float().mean())
+
+
+# ============================================================================ 4. PCA
+class PCAResult(NamedTuple):
+    components: torch.Tensor         # (k, D): unit-length principal directions, by variance
+    explained_variance_ratio: torch.Tensor  # (k,)
+    projection: torch.Tensor         # (N, k): centred data projected on the components
+    mean: torch.Tensor               # (D,)
+
+
+def pca(x, n_components: int = 2) -> PCAResult:
+    """Principal component analysis from scratch: centre the data, take its SVD.
+
+    ``x``: ``(N, D)``. Returns a :class:`PCAResult` with ``components`` ``(k, D)`` (rows
+    are unit vectors, largest variance first), ``explained_variance_ratio`` ``(k,)`` (each
+    component's share of the total variance), ``projection`` ``(N, k)`` and ``mean`` ``(D,)``.
+    Components are defined only up to sign.
+    """
+    x = _check_features("x", x).double()
+    check_positive_int(n_components, "n_components")
+    if n_components > min(x.shape):
+        raise CourseError(f"n_components={n_components} but the data is {tuple(x.shape)}: at most {min(x.shape)}")
+    ### BEGIN SOLUTION
+    mean = x.mean(0)
+    xc = x - mean
+    _, s, vt = torch.linalg.svd(xc, full_matrices=False)
+    var = s ** 2
+    comps = vt[:n_components]
+    return PCAResult(comps.float(), (var[:n_components] / var.sum()).float(),
+                     (xc @ comps.T).float(), mean.float())
+    ### END SOLUTION
+
+
+def embed_2d(features, method: str = "tsne", seed: int = 0, pca_dims: int = 50):
+    """A 2-D map ``(N, 2)`` of ``features`` ``(N, D)`` by ``"pca"``, ``"tsne"`` or ``"umap"``.
+
+    t-SNE (scikit-learn) and UMAP (umap-learn) first reduce to ``pca_dims`` dimensions with
+    scikit-learn's PCA (the usual speed-up); both are seeded.
+    """
+    x = _check_features("features", features).double().numpy()
+    if method == "pca":
+        from sklearn.decomposition import PCA
+        return PCA(2, random_state=seed).fit_transform(x)
+    if x.shape[1] > pca_dims:
+        from sklearn.decomposition import PCA
+        x = PCA(pca_dims, random_state=seed).fit_transform(x)
+    if method == "tsne":
+        from sklearn.manifold import TSNE
+        return TSNE(2, init="pca", perplexity=min(30, (len(x) - 1) / 3), random_state=seed).fit_transform(x)
+    if method == "umap":
+        import warnings
+        import umap
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return umap.UMAP(n_components=2, random_state=seed, n_neighbors=15, min_dist=0.1).fit_transform(x)
+    raise CourseError(f"method must be 'pca', 'tsne' or 'umap', got {method!r}")
+
+
+# ============================================================================ 5. receptive fields
+class RF(NamedTuple):
+    """Receptive field of a layer's units in input pixels.
+
+    Unit ``(i, j)`` of the layer sees input rows ``offset + i * stride`` to
+    ``offset + i * stride + size - 1`` (and the same for columns). ``offset`` can be
+    negative: the field then reaches into the padding.
+    """
+    size: int
+    stride: int
+    offset: int
+
+
+def receptive_field(geometry: Sequence[tuple[int, int, int, int]]) -> RF:
+    """Receptive field after a chain of sliding-window layers, computed layer by layer.
+
+    ``geometry``: one ``(kernel, stride, padding, dilation)`` tuple per layer, input first
+    (padding = zeros added before the first row/column). Start from a single pixel
+    (size 1, stride 1, offset 0); each layer with effective kernel ``(k - 1) * d + 1``
+    grows the size by ``(k_eff - 1) * stride_so_far``, moves the offset by
+    ``-padding * stride_so_far``, and multiplies the stride by its own.
+    """
+    size, stride, offset = 1, 1, 0
+    for layer in geometry:
+        if len(layer) != 4:
+            raise CourseError(f"each layer is (kernel, stride, padding, dilation), got {layer!r}")
+        k, s, p, d = (int(v) for v in layer)
+        if k < 1 or s < 1 or d < 1 or p < 0:
+            raise CourseError(f"invalid layer geometry {layer!r}")
+        ### BEGIN SOLUTION
+        k_eff = (k - 1) * d + 1
+        size += (k_eff - 1) * stride
+        offset -= p * stride
+        stride *= s
+        ### END SOLUTION
+    return RF(size, stride, offset)
+
+
+def _pair(v):
+    return int(v[0]) if isinstance(v, (tuple, list)) else int(v)
+
+
+def conv_geometry(model, layer: str, image_size: int | None = None) -> list[tuple[int, int, int, int]]:
+    """The ``(kernel, stride, padding, dilation)`` of every sliding window on the path to ``layer``.
+
+    Read from the network itself: a forward pass of a blank image records, in the order
+    they run, each convolution and pooling layer (with the padding it really applied,
+    including TensorFlow-style "same" padding) up to and including ``layer``. Branches
+    that run in parallel (residual additions, squeeze-excitation) do not widen the field
+    beyond the main path, so only modules on the main path count: 1x1 convolutions and
+    layers on side branches add nothing. Assumes square kernels and equal padding.
+    """
+    target = model.layer(layer)
+    size = image_size or model.input_size
+    steps, handles = [], []
+
+    def record(m, inp, out):
+        x = inp[0]
+        if x.ndim != 4 or out.ndim != 4 or x.shape[-1] < 2:
+            return
+        if isinstance(m, nn.Conv2d):
+            k, s, d = _pair(m.kernel_size), _pair(m.stride), _pair(m.dilation)
+        elif isinstance(m, (nn.MaxPool2d, nn.AvgPool2d)):
+            k, s = _pair(m.kernel_size), _pair(m.stride or m.kernel_size)
+            d = _pair(getattr(m, "dilation", 1))
+        else:
+            return
+        if k == 1 and s == 1:
+            return
+        n_in = x.shape[-1]
+        pad = getattr(m, "padding", 0)
+        if type(m).__name__.endswith("Same"):  # timm's TF-style "same" padding, computed at run time
+            p = max((math.ceil(n_in / s) - 1) * s + (k - 1) * d + 1 - n_in, 0) // 2
+        elif pad == "same":
+            p = (k - 1) * d // 2
+        else:
+            p = _pair(pad) if pad != "valid" else 0
+        steps.append((k, s, p, d))
+
+    class _Done(Exception):
+        pass
+
+    def stop(*_):
+        raise _Done
+
+    for m in model.net.modules():
+        if isinstance(m, (nn.Conv2d, nn.MaxPool2d, nn.AvgPool2d)):
+            handles.append(m.register_forward_hook(record))
+    handles.append(target.register_forward_hook(stop))
+    try:
+        with torch.no_grad():
+            model(torch.zeros(1, 3, size, size, device=model.device))
+    except _Done:
+        pass
+    finally:
+        for h in handles:
+            h.remove()
+    return steps
+
+
+def layer_receptive_field(model, layer: str, image_size: int | None = None) -> RF:
+    """The receptive field of ``layer``'s units in ``model`` (see :func:`receptive_field`),
+    for inputs of ``image_size`` pixels (default the model's; "same" padding can depend on it)."""
+    return receptive_field(conv_geometry(model, layer, image_size))
+
+
+# ============================================================================ 6. top activations
+def top_activations(acts: torch.Tensor, channel: int, k: int = 9):
+    """The ``k`` images whose channel ``channel`` fires most, and where.
+
+    ``acts``: activations ``(N, C, H, W)``. For each image take the maximum of the
+    channel's map and its position; return the ``k`` best images as
+    ``(values (k,), image indices (k,), rows (k,), cols (k,))``, largest value first
+    (ties: lower image index first). One patch per image, so the grid shows ``k``
+    different images.
+    """
+    if acts.ndim != 4:
+        raise CourseError(f"expected activations (N, C, H, W), got shape {tuple(acts.shape)}")
+    n, c, h, w = acts.shape
+    if not isinstance(channel, (int, np.integer)) or not 0 <= channel < c:
+        raise CourseError(f"channel must be an integer in 0..{c - 1}, got {channel!r}")
+    check_positive_int(k, "k")
+    if k > n:
+        raise CourseError(f"k={k} but there are only {n} images")
+    ### BEGIN SOLUTION
+    maps = acts[:, channel].reshape(n, h * w)
+    best, where = maps.max(1)
+    order = torch.sort(best, descending=True, stable=True).indices[:k]
+    pos = where[order]
+    return best[order], order, pos // w, pos % w
+    ### END SOLUTION
+
+
+def crop_patches(images: np.ndarray, index, rows, cols, rf: RF, fill: int = 128) -> np.ndarray:
+    """Crop each unit's receptive field from its image: ``uint8 (k, rf.size, rf.size, 3)``.
+
+    Parts of the field outside the image (padding) are filled with grey.
+    """
+    images = np.asarray(images)
+    n, H, W = images.shape[:3]
+    pad = rf.size
+    padded = np.pad(images, ((0, 0), (pad, pad), (pad, pad), (0, 0)), constant_values=fill)
+    out = []
+    for i, r, c in zip(np.asarray(index), np.asarray(rows), np.asarray(cols)):
+        y, x = rf.offset + int(r) * rf.stride + pad, rf.offset + int(c) * rf.stride + pad
+        out.append(padded[int(i), y:y + rf.size, x:x + rf.size])
+    return np.stack(out)
+
+
+def max_activating_patches(model, images: np.ndarray, layer: str, channels: Sequence[int], k: int = 9,
+                           batch_size: int = 100, size=None, progress: bool = True):
+    """For each channel, the ``k`` input patches (receptive fields) that excite it most.
+
+    ``images``: ``uint8 (N, H, W, 3)`` all of one size (fed at that size). Returns
+    ``{channel: (patches uint8 (k, s, s, 3), values (k,))}`` and the :class:`RF` used.
+    Activations are computed in batches with no autograd, keeping only the channels asked for.
+    """
+    from tqdm.auto import tqdm
+    rf = layer_receptive_field(model, layer, images.shape[1])
+    chans = list(channels)
+    c_total = None
+    kept = []
+    with torch.no_grad():
+        for batch in tqdm(list(_batches(images, batch_size)), desc=f"activations at {layer}",
+                          disable=not progress, leave=False):
+            a = model.activations(model.to_input(list(batch), size=size), layer)[layer]
+            c_total = a.shape[1]
+            bad = [c for c in chans if not 0 <= c < c_total]
+            if bad:
+                raise CourseError(f"layer {layer!r} has channels 0..{c_total - 1}, got {bad}")
+            kept.append(a[:, chans].float().cpu())
+    acts = torch.cat(kept)
+    out = {}
+    for j, ch in enumerate(chans):
+        vals, idx, r, c = top_activations(acts, j, k)
+        out[ch] = (crop_patches(images, idx, r, c, rf), vals)
+    return out, rf
+

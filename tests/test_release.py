@@ -1,0 +1,114 @@
+"""The single source of truth: the student tree is what the release tool writes from solutions/."""
+import ast
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tools"))
+import release  # noqa: E402
+
+
+def test_student_tree_is_in_sync_with_solutions():
+    diffs = release.differences(ROOT)
+    assert not diffs, "run `bash course.sh release` and commit:\n" + "\n".join(diffs)
+
+
+def test_strip_solutions_names_the_enclosing_function():
+    src = (
+        "def a(x):\n"
+        "    '''doc'''\n"
+        "    check(x)\n"
+        "    ### BEGIN SOLUTION\n"
+        "    return x + 1\n"
+        "    ### END SOLUTION\n"
+        "\n"
+        "class B:\n"
+        "    def m(self):\n"
+        "        if True:\n"
+        "            ### BEGIN SOLUTION\n"
+        "            y = 2\n"
+        "            ### END SOLUTION\n"
+        "        return y\n"
+    )
+    out = release.strip_solutions(src, "helpers/x.py")
+    assert "x + 1" not in out and "y = 2" not in out and "check(x)" in out
+    assert 'raise NotImplementedError("exercise `a` in helpers/x.py' in out
+    assert '            raise NotImplementedError("exercise `m`' in out
+    ast.parse(out)
+
+
+@pytest.mark.parametrize("src, msg", [
+    ("    ### BEGIN SOLUTION\n    x = 1\n", "never closed"),
+    ("    ### END SOLUTION\n", "without"),
+    ("### BEGIN SOLUTION\n### BEGIN SOLUTION\n### END SOLUTION\n", "nested"),
+])
+def test_strip_solutions_rejects_broken_markers(src, msg):
+    with pytest.raises(release.ReleaseError, match=msg):
+        release.strip_solutions(src, "x.py")
+
+
+def test_student_notebook_has_no_outputs_solutions_or_hidden_tests():
+    nb = {"cells": [
+        {"cell_type": "code", "metadata": {}, "execution_count": 3, "outputs": [{"output_type": "stream", "name": "stdout", "text": "hi"}],
+         "source": "a = 1\n### BEGIN SOLUTION\nsecret = 42\n### END SOLUTION\n"},
+        {"cell_type": "code", "metadata": {}, "execution_count": 4, "outputs": [],
+         "source": "assert a == 1\n### BEGIN HIDDEN TESTS\nassert secret == 42\n### END HIDDEN TESTS\n"},
+        {"cell_type": "markdown", "metadata": {"nbgrader": {"solution": True}}, "source": "Model answer"},
+    ], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
+    out = release.student_notebook(nb)
+    text = json.dumps(out)
+    assert "42" not in text and "Model answer" not in text and '"hi"' not in text
+    assert out["cells"][0]["execution_count"] is None and out["cells"][0]["outputs"] == []
+    assert "raise NotImplementedError()" in "".join(out["cells"][0]["source"])
+    assert "".join(out["cells"][1]["source"]) == "assert a == 1"
+
+
+def _stubs():
+    found = []
+    for p in sorted((ROOT / "helpers").rglob("*.py")):
+        tree = ast.parse(p.read_text())
+        for node in ast.walk(tree):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                for sub in ast.walk(node):
+                    if isinstance(sub, ast.Raise) and isinstance(sub.exc, ast.Call) and \
+                            getattr(sub.exc.func, "id", "") == "NotImplementedError" and sub.exc.args and \
+                            isinstance(sub.exc.args[0], ast.Constant) and "exercise `" in str(sub.exc.args[0].value):
+                        found.append((p.relative_to(ROOT).as_posix(), node.name, sub.exc.args[0].value))
+    return found
+
+
+def test_every_stub_names_its_exercise():
+    stubs = _stubs()
+    solutions_regions = sum(p.read_text().count(release.BEGIN) for p in (ROOT / "solutions" / "helpers").rglob("*.py"))
+    assert len(stubs) == solutions_regions > 0
+    for path, func, msg in stubs:
+        assert f"exercise `{func}` in {path}" in msg
+
+
+def test_every_student_module_imports():
+    mods = [p.stem for p in (ROOT / "helpers").glob("*.py") if p.stem != "__init__"]
+    code = "import importlib, helpers, pathlib\n" \
+           f"assert pathlib.Path(helpers.__file__).parent == pathlib.Path({str(ROOT / 'helpers')!r})\n" \
+           + "".join(f"importlib.import_module('helpers.{m}')\n" for m in mods)
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "MPLBACKEND": "Agg"}
+    r = subprocess.run([sys.executable, "-c", code], cwd=ROOT / "tools", env=env, capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+
+
+def test_student_checks_fail_cleanly_on_the_stubs():
+    """The local checks, run against the untouched student library: every exercise test
+    fails with the stub's NotImplementedError, and the run itself does not crash."""
+    env = {**os.environ, "COURSE_TARGET": "student", "MPLBACKEND": "Agg", "COLUMNS": "1000"}
+    r = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+                        "tests/student", "-rf", "--tb=line"], cwd=ROOT, env=env, capture_output=True, text=True,
+                       timeout=600)
+    out = r.stdout + r.stderr
+    assert r.returncode == 1, out[-3000:]          # 1 = tests failed (not 2/3/4: usage error, crash)
+    assert " passed" not in out.strip().splitlines()[-1], out[-2000:]
+    failed = [line for line in out.splitlines() if line.startswith("FAILED")]
+    assert failed and all("NotImplementedError" in line and "exercise `" in line for line in failed), out[-3000:]

@@ -1,0 +1,178 @@
+"""The release tool: write the student version of the course from the solutions.
+
+    bash course.sh release          # write helpers/ and notebooks/ from solutions/
+    bash course.sh release --check  # exit 1 (listing the files) if they differ from what it would write
+
+The complete library lives in ``solutions/helpers``, every exercise body between
+``### BEGIN SOLUTION`` and ``### END SOLUTION``. The student ``helpers/`` is that library
+with each such region replaced by a stub that raises ``NotImplementedError`` naming the
+exercise; everything else (plumbing, weights) is copied unchanged. The student notebooks
+are ``solutions/notebooks/*.ipynb`` with outputs cleared, solution regions stubbed, hidden
+tests removed and mark schemes dropped.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+BEGIN, END = "### BEGIN SOLUTION", "### END SOLUTION"
+HIDDEN_BEGIN, HIDDEN_END = "### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS"
+_DEF = re.compile(r"^(\s*)(?:async\s+)?(?:def|class)\s+(\w+)")
+
+
+class ReleaseError(Exception):
+    pass
+
+
+def exercise_stub(indent: str, name: str, where: str) -> list[str]:
+    return [f"{indent}# YOUR CODE HERE: exercise `{name}`\n",
+            f'{indent}raise NotImplementedError("exercise `{name}` in {where} is not done yet: '
+            f'write its body here")\n']
+
+
+def strip_solutions(text: str, where: str) -> str:
+    """Replace each solution region of a Python source with a stub naming its function."""
+    out, inside, stack = [], False, []
+    for lineno, line in enumerate(text.splitlines(keepends=True), 1):
+        stripped = line.strip()
+        if not inside:
+            m = _DEF.match(line)
+            if m:
+                ind = len(m.group(1))
+                stack = [(i, n) for i, n in stack if i < ind] + [(ind, m.group(2))]
+            if stripped.startswith(BEGIN):
+                indent = line[: len(line) - len(line.lstrip())]
+                live = [n for i, n in stack if i < len(indent)]
+                name = live[-1] if live else Path(where).stem
+                out += exercise_stub(indent, name, where)
+                inside, start = True, lineno
+                continue
+            if stripped.startswith(END):
+                raise ReleaseError(f"{where}:{lineno}: {END} without {BEGIN}")
+            out.append(line)
+        elif stripped.startswith(END):
+            inside = False
+        elif stripped.startswith(BEGIN):
+            raise ReleaseError(f"{where}:{lineno}: nested {BEGIN}")
+    if inside:
+        raise ReleaseError(f"{where}:{start}: {BEGIN} is never closed")
+    return "".join(out)
+
+
+def _strip_region(src: str, begin: str, end: str, replacement: list[str] | None) -> str:
+    lines, out, inside = src.splitlines(keepends=True), [], False
+    for line in lines:
+        s = line.strip()
+        if s.startswith(begin):
+            inside = True
+            if replacement is not None:
+                indent = line[: len(line) - len(line.lstrip())]
+                out += [indent + r for r in replacement]
+            continue
+        if inside and s.startswith(end):
+            inside = False
+            continue
+        if not inside:
+            out.append(line)
+    return "".join(out).rstrip("\n")
+
+
+def student_notebook(nb: dict) -> dict:
+    """The student copy of a solved notebook: no outputs, no solutions, no hidden tests."""
+    nb = json.loads(json.dumps(nb))
+    cells = []
+    for cell in nb["cells"]:
+        src = "".join(cell["source"]) if isinstance(cell["source"], list) else cell["source"]
+        if cell["cell_type"] == "code":
+            src = _strip_region(src, BEGIN, END, ["# YOUR CODE HERE\n", "raise NotImplementedError()\n"])
+            src = _strip_region(src, HIDDEN_BEGIN, HIDDEN_END, None)
+            cell["outputs"], cell["execution_count"] = [], None
+        elif cell["cell_type"] == "markdown":
+            src = _strip_region(src, "=== BEGIN MARK SCHEME ===", "=== END MARK SCHEME ===", None)
+            if cell.get("metadata", {}).get("nbgrader", {}).get("solution"):
+                src = "YOUR ANSWER HERE"
+        cell["source"] = src.splitlines(keepends=True)
+        cell.get("metadata", {}).pop("execution", None)
+        cells.append(cell)
+    nb["cells"] = cells
+    return nb
+
+
+def dump_notebook(nb: dict) -> str:
+    return json.dumps(nb, indent=1, ensure_ascii=False, sort_keys=True) + "\n"
+
+
+def plan(root: Path = ROOT) -> dict[Path, bytes]:
+    """Every file of the student tree (relative path -> content) as the tool writes it."""
+    files: dict[Path, bytes] = {}
+    src = root / "solutions" / "helpers"
+    for p in sorted(src.rglob("*")):
+        if p.is_dir() or "__pycache__" in p.parts or p.suffix == ".pyc":
+            continue
+        rel = Path("helpers") / p.relative_to(src)
+        if p.suffix == ".py":
+            files[rel] = strip_solutions(p.read_text(), rel.as_posix()).encode()
+        else:
+            files[rel] = p.read_bytes()
+    for p in sorted((root / "solutions" / "notebooks").glob("*.ipynb")):
+        nb = json.loads(p.read_text())
+        files[Path("notebooks") / p.name] = dump_notebook(student_notebook(nb)).encode()
+    return files
+
+
+def _existing(root: Path) -> set[Path]:
+    found = set()
+    for top in ("helpers", "notebooks"):
+        for p in (root / top).rglob("*"):
+            if p.is_file() and "__pycache__" not in p.parts and ".ipynb_checkpoints" not in p.parts \
+                    and p.suffix != ".pyc":
+                found.add(p.relative_to(root))
+    return found
+
+
+def differences(root: Path = ROOT) -> list[str]:
+    want = plan(root)
+    diffs = [f"differs: {rel}" for rel, data in want.items()
+             if not (root / rel).exists() or (root / rel).read_bytes() != data]
+    diffs += [f"not in solutions/: {rel}" for rel in sorted(_existing(root) - set(want))]
+    return diffs
+
+
+def write(root: Path = ROOT) -> list[Path]:
+    want = plan(root)
+    for rel in sorted(_existing(root) - set(want)):
+        (root / rel).unlink()
+    written = []
+    for rel, data in want.items():
+        dest = root / rel
+        if dest.exists() and dest.read_bytes() == data:
+            continue
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        dest.write_bytes(data)
+        written.append(rel)
+    return written
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description="Write the student helpers/ and notebooks/ from solutions/.")
+    ap.add_argument("--check", action="store_true", help="only report differences; exit 1 if any")
+    args = ap.parse_args(argv)
+    try:
+        if args.check:
+            diffs = differences()
+            print("\n".join(diffs) if diffs else "student tree is in sync with solutions/")
+            return 1 if diffs else 0
+        written = write()
+    except ReleaseError as e:
+        print(f"release: {e}", file=sys.stderr)
+        return 2
+    print(f"wrote {len(written)} file(s)" + "".join(f"\n  {w}" for w in written))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
