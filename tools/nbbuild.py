@@ -9,6 +9,8 @@ import nbformat
 
 SETUP = '''%load_ext autoreload
 %autoreload 2
+%config InlineBackend.figure_formats = ["jpeg"]
+%config InlineBackend.print_figure_kwargs = {"bbox_inches": "tight", "pil_kwargs": {"quality": 90}}
 import sys, pathlib
 # find the helpers package: beside this notebook (nbgrader) or one folder up (the course)
 for _p in (pathlib.Path.cwd(), pathlib.Path.cwd().parent):

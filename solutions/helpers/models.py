@@ -284,7 +284,7 @@ class WrappedModel(nn.Module):
             raise CourseError(f"{self.name} has no layer {name!r}; "
                               + (f"did you mean {', '.join(map(repr, near))}?" if near else
                                  f"top-level layers: {', '.join(self.main_layers)}"))
-        return self._modules_by_name[name]
+        return self.net.get_submodule(name)  # looked up live: modules may be swapped (guided backprop)
 
     @property
     def main_layers(self) -> list[str]:

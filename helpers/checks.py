@@ -1,0 +1,138 @@
+"""Local checks of the exercises: tiny hand-computable cases that name the likely bug.
+
+A notebook calls ``check("normalize_filters")`` after an exercise; ``bash course.sh check``
+runs the same checks with pytest. Each check takes well under a second. Nothing here is an
+exercise, and passing these checks does not guarantee full marks: the grader has more tests.
+"""
+from __future__ import annotations
+
+import traceback
+
+import numpy as np
+import torch
+
+from . import features as Fe
+from .models import tiny_cnn
+
+
+def check(name: str) -> bool:
+    """Run the local check of exercise ``name`` and print one line: passed, or the likely bug."""
+    fn = CHECKS.get(name)
+    if fn is None:
+        from .utils import unknown
+        raise unknown("check", name, list(CHECKS))
+    try:
+        fn()
+    except NotImplementedError as e:
+        print(f"[not done] {name}: {e}")
+        return False
+    except AssertionError as e:
+        print(f"[FAILED] {name}: {e or 'a check failed'}")
+        return False
+    except Exception as e:  # a crash inside the student's code: show where
+        tb = traceback.extract_tb(e.__traceback__)[-1]
+        print(f"[ERROR] {name}: {type(e).__name__}: {e} (at {tb.filename.rsplit('/', 1)[-1]}:{tb.lineno})")
+        return False
+    print(f"[passed] {name}: all local checks passed")
+    return True
+
+
+# ============================================================================ notebook 1
+def check_normalize_filters_exact():
+    w = torch.tensor([[[[0.0, 2.0]], [[4.0, -4.0]], [[1.0, 1.0]]],      # filter 0: min -4, max 4
+                      [[[3.0, 3.0]], [[3.0, 3.0]], [[3.0, 3.0]]]])     # filter 1: constant
+    out = Fe.normalize_filters(w)
+    assert out.shape == (2, 1, 2, 3), "return (C_out, kH, kW, 3): channels last, like an image"
+    assert torch.isfinite(out).all(), "a constant filter divides by zero: guard max - min"
+    want0 = torch.tensor([[[0.5, 1.0, 0.625], [0.75, 0.0, 0.625]]])
+    assert torch.allclose(out[0], want0), \
+        "normalize each filter over all its values (all colours together), not per channel or globally"
+    assert torch.equal(out[1], torch.zeros(1, 2, 3)), "a constant filter should become all zeros"
+
+
+def check_extract_features_batched_and_no_grad():
+    model = tiny_cnn()
+    imgs = np.random.default_rng(0).integers(0, 256, (7, 16, 16, 3), dtype=np.uint8)
+    f3 = Fe.extract_features(model, imgs, batch_size=3, progress=False)
+    f7 = Fe.extract_features(model, imgs, batch_size=7, progress=False)
+    assert f3.shape == (7, 8), "one row per image, the penultimate layer (8 values) flattened"
+    assert not f3.requires_grad, "extract features under torch.no_grad()"
+    assert torch.allclose(f3, f7, atol=1e-6), "the result must not depend on the batch size"
+    with torch.no_grad():
+        want = model.net.flatten(model.net.pool(model.net.act2(model.net.conv2(model.net.act1(
+            model.net.conv1(model.to_input(list(imgs))))))))
+    assert torch.allclose(f3, want, atol=1e-5), "features of image i must be in row i (keep the order)"
+    conv = Fe.extract_features(model, imgs[:2], layer="conv1", progress=False)
+    assert conv.shape == (2, 4 * 16 * 16), "spatial layers: flatten (C, H, W) into one row"
+
+
+def check_pairwise_distances_exact():
+    q = torch.tensor([[0.0, 0.0], [3.0, 4.0]])
+    x = torch.tensor([[3.0, 4.0], [1.0, 0.0], [0.0, 2.0]])
+    d = Fe.pairwise_distances(q, x, "l2")
+    assert d.shape == (2, 3), "the result is (Q, N): queries along rows"
+    want = torch.tensor([[5.0, 1.0, 2.0], [0.0, 20 ** 0.5, 13 ** 0.5]])
+    assert torch.allclose(d, want, atol=1e-4), "L2: sqrt(|q|^2 + |x|^2 - 2 q.x), not squared"
+    assert (d >= 0).all(), "clamp the squared distance at 0 before the square root"
+    c = Fe.pairwise_distances(torch.tensor([[1.0, 0.0]]), torch.tensor([[2.0, 0.0], [0.0, 5.0], [-1.0, 0.0]]), "cosine")
+    assert torch.allclose(c, torch.tensor([[0.0, 1.0, 2.0]]), atol=1e-6), \
+        "cosine distance is 1 - cos: normalize both sides to unit length first"
+
+
+def check_nearest_neighbors_order_and_ties():
+    x = torch.tensor([[0.0], [2.0], [-2.0], [5.0]])
+    d, i = Fe.nearest_neighbors(torch.tensor([[0.0], [4.0]]), x, k=3)
+    assert i.tolist() == [[0, 1, 2], [3, 1, 0]], "nearest first; among equal distances the lower index first"
+    assert torch.allclose(d, torch.tensor([[0.0, 2.0, 2.0], [1.0, 2.0, 4.0]])), "return the distances of those neighbours"
+    d, i = Fe.nearest_neighbors(x, x, k=1, exclude_self=True)
+    assert i[:, 0].tolist() == [1, 0, 0, 1], "exclude_self: an item must not be its own neighbour"
+
+
+def check_pca_small_exact():
+    x = torch.tensor([[2.0, 0.0], [-2.0, 0.0], [0.0, 1.0], [0.0, -1.0]])
+    r = Fe.pca(x, 2)
+    assert torch.allclose(r.mean, torch.zeros(2)), "centre the data: mean over samples (axis 0)"
+    assert torch.allclose(r.components.abs(), torch.eye(2), atol=1e-6), \
+        "components are the rows of V^T (right singular vectors), largest variance first"
+    assert torch.allclose(r.explained_variance_ratio, torch.tensor([0.8, 0.2])), \
+        "explained variance ratio uses squared singular values: s^2 / sum(s^2)"
+    assert torch.allclose(r.projection.abs(), x.abs(), atol=1e-6), "project the centred data: (x - mean) @ components.T"
+    r = Fe.pca(x + 10, 1)
+    assert r.projection.shape == (4, 1) and torch.allclose(r.mean, torch.full((2,), 10.0)), \
+        "keep only n_components, and centre before the SVD"
+
+
+def check_receptive_field_exact():
+    assert Fe.receptive_field([]) == (1, 1, 0), "start from one pixel: size 1, stride 1, offset 0"
+    assert Fe.receptive_field([(3, 1, 1, 1)]) == (3, 1, -1)
+    # conv 3x3 pad 1 -> max-pool 2x2 stride 2 -> conv 3x3 pad 1
+    got = Fe.receptive_field([(3, 1, 1, 1), (2, 2, 0, 1), (3, 1, 1, 1)])
+    assert got.size == 8, "each layer adds (k - 1) * (stride of everything before it) to the size"
+    assert got.stride == 2, "strides multiply"
+    assert got.offset == -3, "padding moves the offset by -padding * (stride before the layer)"
+    assert Fe.receptive_field([(3, 1, 0, 2)]).size == 5, "dilation d: effective kernel (k - 1) * d + 1"
+
+
+def check_top_activations_exact():
+    acts = torch.zeros(4, 2, 3, 3)
+    acts[0, 1, 2, 0] = 5.0
+    acts[1, 1, 0, 1] = 9.0
+    acts[1, 1, 2, 2] = 7.0          # second-best spot of image 1: not a separate patch
+    acts[2, 0, 1, 1] = 100.0        # another channel
+    acts[3, 1, 1, 2] = 5.0          # ties with image 0
+    v, idx, r, c = Fe.top_activations(acts, channel=1, k=3)
+    assert idx.tolist() == [1, 0, 3], "one entry per image, largest first; ties: lower image index first"
+    assert v.tolist() == [9.0, 5.0, 5.0]
+    assert r.tolist() == [0, 2, 1] and c.tolist() == [1, 0, 2], "rows and columns of each image's maximum"
+
+
+NB1 = {
+    "normalize_filters": check_normalize_filters_exact,
+    "extract_features": check_extract_features_batched_and_no_grad,
+    "pairwise_distances": check_pairwise_distances_exact,
+    "nearest_neighbors": check_nearest_neighbors_order_and_ties,
+    "pca": check_pca_small_exact,
+    "receptive_field": check_receptive_field_exact,
+    "top_activations": check_top_activations_exact,
+}
+CHECKS = {**NB1}

@@ -1,0 +1,284 @@
+"""Notebook 2: saliency and occlusion.
+
+Exercises (complete the bodies marked ``YOUR CODE HERE``):
+
+1. :func:`occlusion_map` - how much the class probability drops when a patch is hidden.
+2. :func:`saliency_map` - gradient of the class score with respect to the pixels.
+3. :func:`grabcut_seeds` - a saliency map turned into seeds for GrabCut segmentation.
+4. :func:`guided_relu_backward` - the backward rule of guided backpropagation.
+5. :func:`guided_backprop` - guided gradient of a neuron, a channel or a class.
+6. :func:`class_activation_map` - CAM from the last features and the classifier weights.
+7. :func:`grad_cam` - Grad-CAM at any layer; :func:`guided_grad_cam` combines the two.
+
+Every map is computed for **one image** ``x`` of shape ``(1, 3, H, W)`` in pixel space.
+"""
+from __future__ import annotations
+
+import contextlib
+
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from .utils import CourseError, check_positive_int
+
+
+def _check_one(model, x):
+    if not isinstance(x, torch.Tensor) or x.ndim != 4 or x.shape[1] != 3:
+        got = tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
+        raise CourseError(f"expected one image as a tensor (1, 3, H, W); got {got}; use model.to_input(image)")
+    if x.shape[0] != 1:
+        raise CourseError(f"expected one image (1, 3, H, W), got a batch of {x.shape[0]}: pass x[i:i+1]")
+    return x.detach().to(model.device)
+
+
+# ============================================================================ 1. occlusion
+def window_masks(height: int, width: int, window: int, stride: int) -> torch.Tensor:
+    """Every position of a ``window x window`` square sliding with ``stride``: bool masks
+    ``(L, 1, height, width)``, row by row. Only whole windows are used (positions
+    ``0, stride, 2 stride, ...`` while the window fits)."""
+    check_positive_int(window, "window")
+    check_positive_int(stride, "stride")
+    if window > min(height, width):
+        raise CourseError(f"the window ({window} px) is larger than the image ({height} x {width})")
+    ys = range(0, height - window + 1, stride)
+    xs = range(0, width - window + 1, stride)
+    masks = torch.zeros(len(ys) * len(xs), 1, height, width, dtype=torch.bool)
+    for n, (y, x) in enumerate((y, x) for y in ys for x in xs):
+        masks[n, 0, y:y + window, x:x + window] = True
+    return masks
+
+
+def occlusion_map(model, x: torch.Tensor, target, window: int = 16, stride: int = 8,
+                  baseline: float = 0.5, batch_size: int = 32, progress: bool = False) -> torch.Tensor:
+    """Occlusion sensitivity of class ``target`` for one image ``x`` ``(1, 3, H, W)``.
+
+    Slide a square of side ``window`` filled with ``baseline`` (grey by default) over the
+    image with ``stride``; for each position record the **drop in the target class
+    probability**, ``p(x) - p(x occluded)``. Each pixel's value is the mean drop over all
+    windows that cover it (0 where none does). Runs ``batch_size`` occluded copies per
+    forward pass, with no autograd. Returns ``(H, W)``: large where hiding hurts the class.
+    """
+    x = _check_one(model, x)
+    target = model.class_index(target)
+    check_positive_int(batch_size, "batch_size")
+    masks = window_masks(x.shape[2], x.shape[3], window, stride).to(x.device)
+    from tqdm.auto import tqdm
+    # YOUR CODE HERE: exercise `occlusion_map`
+    raise NotImplementedError("exercise `occlusion_map` in helpers/saliency.py is not done yet: write its body here")
+
+
+# ============================================================================ 2. saliency
+def saliency_map(model, x: torch.Tensor, target) -> torch.Tensor:
+    """Simonyan et al.'s saliency: ``|d score_target / d x|``, maximum over the 3 colours.
+
+    ``score`` is the **unnormalized** class score (the logit, not the probability).
+    Returns ``(H, W)``, non-negative.
+    """
+    x = _check_one(model, x)
+    target = model.class_index(target)
+    # YOUR CODE HERE: exercise `saliency_map`
+    raise NotImplementedError("exercise `saliency_map` in helpers/saliency.py is not done yet: write its body here")
+
+
+# ============================================================================ 3. segmentation
+GC_BGD, GC_FGD, GC_PR_BGD, GC_PR_FGD = 0, 1, 2, 3   # OpenCV's GrabCut labels
+
+
+def grabcut_seeds(saliency: torch.Tensor, fg_quantile: float = 0.95, bg_quantile: float = 0.30) -> np.ndarray:
+    """Seeds for GrabCut from a saliency map ``(H, W)``: ``uint8 (H, W)`` with OpenCV's labels.
+
+    Pixels at or above the ``fg_quantile`` of the saliency values are sure foreground
+    (``GC_FGD`` = 1); those at or below the ``bg_quantile`` are sure background (``GC_BGD``
+    = 0); of the rest, those above the median are probably foreground (``GC_PR_FGD`` = 3)
+    and the others probably background (``GC_PR_BGD`` = 2).
+    """
+    s = torch.as_tensor(saliency).detach().float().cpu()
+    if s.ndim != 2:
+        raise CourseError(f"expected a saliency map (H, W), got shape {tuple(s.shape)}")
+    if not 0 <= bg_quantile < fg_quantile <= 1:
+        raise CourseError(f"need 0 <= bg_quantile < fg_quantile <= 1, got {bg_quantile}, {fg_quantile}")
+    # YOUR CODE HERE: exercise `grabcut_seeds`
+    raise NotImplementedError("exercise `grabcut_seeds` in helpers/saliency.py is not done yet: write its body here")
+
+
+def segment(image: np.ndarray, saliency: torch.Tensor, fg_quantile: float = 0.95, bg_quantile: float = 0.30,
+            iterations: int = 5, smooth: float = 2.0) -> np.ndarray:
+    """Foreground mask ``bool (H, W)`` of ``image`` (``uint8 (H, W, 3)``) by OpenCV's GrabCut,
+    seeded from the saliency map (smoothed with a Gaussian of ``smooth`` px first)."""
+    import cv2
+    from torchvision.transforms.v2.functional import gaussian_blur
+    img = np.ascontiguousarray(np.asarray(image)[..., :3].astype(np.uint8))
+    s = torch.as_tensor(saliency).float()
+    if s.shape != img.shape[:2]:
+        raise CourseError(f"saliency {tuple(s.shape)} and image {img.shape[:2]} differ in size")
+    if smooth > 0:
+        k = int(4 * smooth) | 1
+        s = gaussian_blur(s[None, None], [k, k], [smooth, smooth])[0, 0]
+    mask = grabcut_seeds(s, fg_quantile, bg_quantile).copy()
+    bgd, fgd = np.zeros((1, 65), np.float64), np.zeros((1, 65), np.float64)
+    cv2.setRNGSeed(0)
+    cv2.grabCut(img[..., ::-1].copy(), mask, None, bgd, fgd, iterations, cv2.GC_INIT_WITH_MASK)
+    return (mask == GC_FGD) | (mask == GC_PR_FGD)
+
+
+# ============================================================================ 4-5. guided backprop
+def guided_relu_backward(x: torch.Tensor, grad_output: torch.Tensor, upper: float = float("inf")) -> torch.Tensor:
+    """The gradient that guided backpropagation passes back through ``min(max(x, 0), upper)``.
+
+    ``x``: the activation's input; ``grad_output``: the gradient arriving from above.
+    Pass ``grad_output`` only where the unit was active in the forward pass
+    (``0 < x < upper``: ReLU has ``upper = inf``, ReLU6 ``upper = 6``) **and** the
+    gradient is positive; zero elsewhere. Same shape as ``x``.
+    """
+    # YOUR CODE HERE: exercise `guided_relu_backward`
+    raise NotImplementedError("exercise `guided_relu_backward` in helpers/saliency.py is not done yet: write its body here")
+
+
+class _GuidedFn(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x, upper):
+        ctx.save_for_backward(x)
+        ctx.upper = upper
+        return x.clamp(min=0) if upper == float("inf") else x.clamp(0, upper)
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        (x,) = ctx.saved_tensors
+        return guided_relu_backward(x, grad_output, ctx.upper), None
+
+
+class GuidedReLU(nn.Module):
+    """A ReLU (``upper=inf``) or ReLU6 (``upper=6``) whose backward is the guided rule."""
+
+    def __init__(self, upper: float = float("inf")):
+        super().__init__()
+        self.upper = upper
+
+    def forward(self, x):
+        return _GuidedFn.apply(x, self.upper)
+
+
+@contextlib.contextmanager
+def guided(model):
+    """Within the block, every ``nn.ReLU`` and ``nn.ReLU6`` of ``model`` (in-place or not)
+    backpropagates by the guided rule. The original modules are always put back."""
+    swapped = []
+    try:
+        for parent in list(model.modules()):
+            for name, child in list(parent.named_children()):
+                if type(child) in (nn.ReLU, nn.ReLU6):
+                    upper = 6.0 if isinstance(child, nn.ReLU6) else float("inf")
+                    setattr(parent, name, GuidedReLU(upper))
+                    swapped.append((parent, name, child))
+        if not swapped:
+            raise CourseError(f"{getattr(model, 'name', 'the model')} has no nn.ReLU or nn.ReLU6 modules to guide")
+        yield model
+    finally:
+        for parent, name, child in swapped:
+            setattr(parent, name, child)
+
+
+def guided_backprop(model, x: torch.Tensor, layer: str | None = None, channel: int | None = None,
+                    unit: tuple[int, int] | None = None, target=None) -> torch.Tensor:
+    """Guided backpropagation (Springenberg et al.) for one image ``x`` ``(1, 3, H, W)``.
+
+    The objective is the class score of ``target`` (when ``layer`` is None), or the
+    activation of ``channel`` at ``layer``: summed over the whole map, or at one spatial
+    ``unit = (row, col)``. Its gradient with respect to the image is taken with every
+    ReLU/ReLU6 passing back only positive gradients where it was active
+    (:func:`guided_relu_backward`). Returns ``(3, H, W)``.
+    """
+    x = _check_one(model, x)
+    if layer is None:
+        if target is None:
+            raise CourseError("give a target class, or a layer and a channel")
+        target = model.class_index(target)
+    else:
+        model.layer(layer)
+        if channel is None:
+            raise CourseError("give the channel to visualize at that layer")
+    with guided(model):
+        # YOUR CODE HERE: exercise `guided_backprop`
+        raise NotImplementedError("exercise `guided_backprop` in helpers/saliency.py is not done yet: write its body here")
+
+
+def _check_channel_unit(act, channel, unit, layer):
+    if not isinstance(channel, (int, np.integer)) or not 0 <= channel < act.shape[1]:
+        raise CourseError(f"layer {layer!r} has channels 0..{act.shape[1] - 1}, got {channel!r}")
+    if unit is not None and not (0 <= unit[0] < act.shape[2] and 0 <= unit[1] < act.shape[3]):
+        raise CourseError(f"layer {layer!r} has {act.shape[2]} x {act.shape[3]} units, got {unit}")
+
+
+def plain_gradient(model, x, layer, channel, unit=None) -> torch.Tensor:
+    """The ordinary gradient of the same objective as :func:`guided_backprop` (for comparison)."""
+    x = _check_one(model, x).clone().requires_grad_(True)
+    with model.trace(layer, keep_graph=True) as t:
+        model(x)
+    act = t.activations[layer]
+    _check_channel_unit(act, channel, unit, layer)
+    (act[0, channel].sum() if unit is None else act[0, channel, unit[0], unit[1]]).backward()
+    return x.grad[0].detach().cpu()
+
+
+def gradient_image(g: torch.Tensor) -> np.ndarray:
+    """A gradient ``(3, H, W)`` as a displayable ``float (H, W, 3)`` image: centred on grey,
+    scaled by its 99th percentile of absolute values, so sign and structure both show."""
+    g = torch.as_tensor(g).detach().float().cpu()
+    scale = torch.quantile(g.abs().flatten(), 0.99).clamp_min(1e-12)
+    return (0.5 + 0.5 * (g / scale).clamp(-1, 1)).permute(1, 2, 0).numpy()
+
+
+# ============================================================================ 6-7. CAM
+def class_activation_map(features: torch.Tensor, fc_weight: torch.Tensor, target: int) -> torch.Tensor:
+    """CAM (Zhou et al. 2016): ``sum_c w[target, c] * features[c]``.
+
+    ``features``: the last conv features of one image ``(C, h, w)`` (before global average
+    pooling); ``fc_weight``: the final linear layer's weight ``(K, C)``. Returns ``(h, w)``
+    (no ReLU, no scaling).
+    """
+    if features.ndim != 3 or fc_weight.ndim != 2 or fc_weight.shape[1] != features.shape[0]:
+        raise CourseError(f"expected features (C, h, w) and weights (K, C) with the same C, got "
+                          f"{tuple(features.shape)} and {tuple(fc_weight.shape)}")
+    # YOUR CODE HERE: exercise `class_activation_map`
+    raise NotImplementedError("exercise `class_activation_map` in helpers/saliency.py is not done yet: write its body here")
+
+
+def cam(model, x: torch.Tensor, target) -> torch.Tensor:
+    """CAM of ``target`` for one image, at the model's last conv layer: ``(h, w)``."""
+    x = _check_one(model, x)
+    target = model.class_index(target)
+    fc = model.layer(model.classifier)
+    if not isinstance(fc, nn.Linear):
+        raise CourseError(f"CAM needs a final linear layer after global average pooling; {model.name} "
+                          f"ends in {type(fc).__name__}: use grad_cam")
+    feats = model.activations(x, model.last_conv)[model.last_conv][0]
+    return class_activation_map(feats, fc.weight.detach(), target).cpu()
+
+
+def grad_cam(model, x: torch.Tensor, target, layer: str | None = None) -> torch.Tensor:
+    """Grad-CAM (Selvaraju et al.) of class ``target`` at ``layer`` (default: the last conv layer).
+
+    Weights: the gradient of the class score with respect to the layer's activations
+    ``A`` ``(C, h, w)``, averaged over space: ``alpha_c``. Map:
+    ``ReLU(sum_c alpha_c * A_c)``, shape ``(h, w)`` (not upsampled, not rescaled).
+    """
+    x = _check_one(model, x)
+    target = model.class_index(target)
+    layer = layer or model.last_conv
+    model.layer(layer)
+    # YOUR CODE HERE: exercise `grad_cam`
+    raise NotImplementedError("exercise `grad_cam` in helpers/saliency.py is not done yet: write its body here")
+
+
+def upsample(m: torch.Tensor, size) -> torch.Tensor:
+    """A map ``(h, w)`` resized bilinearly to ``size = (H, W)``."""
+    return F.interpolate(torch.as_tensor(m)[None, None].float(), size=tuple(size), mode="bilinear",
+                         align_corners=False)[0, 0]
+
+
+def guided_grad_cam(model, x: torch.Tensor, target, layer: str | None = None) -> torch.Tensor:
+    """Guided Grad-CAM: guided backprop of the class times the upsampled Grad-CAM: ``(3, H, W)``."""
+    gc = upsample(grad_cam(model, x, target, layer), x.shape[-2:])
+    return guided_backprop(model, x, target=target) * gc
