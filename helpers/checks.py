@@ -12,6 +12,7 @@ import numpy as np
 import torch
 
 from . import features as Fe
+from . import saliency as Sa
 from .models import tiny_cnn
 
 
@@ -126,6 +127,110 @@ def check_top_activations_exact():
     assert r.tolist() == [0, 2, 1] and c.tolist() == [1, 0, 2], "rows and columns of each image's maximum"
 
 
+# ============================================================================ notebook 2
+def _linear_model():
+    """A 'network' whose class-1 logit is 2 * (sum of the red channel): every gradient and
+    occlusion drop is known by hand."""
+    import torch.nn as nn
+    from .models import WrappedModel
+
+    class Lin(nn.Module):
+        def forward(self, x):
+            red = x[:, 0].sum((1, 2))
+            return torch.stack([torch.zeros_like(red), 2 * red], 1)
+    return WrappedModel("linear", Lin(), ["zero", "red"], 4, (0.0,) * 3, (1.0,) * 3, "", "", "",
+                        resize=(4, 4), min_size=2)
+
+
+def check_occlusion_map_exact():
+    model = _linear_model()
+    x = torch.zeros(1, 3, 4, 4)
+    x[0, 0, 0, 0] = 1.0                     # one red pixel, top left
+    m = Sa.occlusion_map(model, x, target=1, window=2, stride=2, baseline=0.0)
+    assert m.shape == (4, 4), "return one value per pixel: (H, W)"
+    p0 = torch.softmax(torch.tensor([0.0, 2.0]), 0)[1]
+    p1 = torch.softmax(torch.tensor([0.0, 0.0]), 0)[1]
+    want = torch.zeros(4, 4)
+    want[:2, :2] = p0 - p1
+    assert torch.allclose(m, want, atol=1e-6), \
+        "the map is p(original) - p(occluded) of the target class (softmax probability), on the window's pixels"
+    m2 = Sa.occlusion_map(model, x, target=1, window=2, stride=1, baseline=0.0)
+    assert torch.allclose(m2[0, 0], p0 - p1, atol=1e-6) and torch.allclose(m2[1, 1], (p0 - p1) / 4, atol=1e-6), \
+        "overlapping windows: average the drops of all windows covering a pixel"
+    m3 = Sa.occlusion_map(model, x, target=1, window=2, stride=1, baseline=0.0, batch_size=1)
+    assert torch.allclose(m2, m3, atol=1e-6), "the result must not depend on batch_size"
+
+
+def check_saliency_map_exact():
+    model = _linear_model()
+    x = torch.rand(1, 3, 4, 4)
+    s = Sa.saliency_map(model, x, target=1)
+    assert s.shape == (4, 4), "reduce the gradient (3, H, W) to (H, W) by the maximum over colours"
+    assert torch.allclose(s, torch.full((4, 4), 2.0)), \
+        "saliency is |d logit / d x| (the unnormalized score, not the probability), max over channels"
+    assert x.grad is None, "work on a copy of x (x.clone().requires_grad_()), not the caller's tensor"
+
+
+def check_grabcut_seeds_exact():
+    s = torch.arange(20.0).view(4, 5)
+    seeds = Sa.grabcut_seeds(s, fg_quantile=0.9, bg_quantile=0.2)
+    assert seeds.shape == (4, 5) and seeds.dtype == np.uint8, "return a uint8 array (H, W)"
+    assert seeds.flatten().tolist() == [0] * 4 + [2] * 6 + [3] * 8 + [1] * 2, \
+        "labels: >= fg quantile -> 1 (sure fg), <= bg quantile -> 0 (sure bg), above median -> 3, else 2"
+
+
+def check_guided_relu_backward_exact():
+    x = torch.tensor([-1.0, 0.5, 3.0, 7.0, 2.0])
+    g = torch.tensor([1.0, 1.0, -2.0, 1.0, 4.0])
+    assert Sa.guided_relu_backward(x, g).tolist() == [0.0, 1.0, 0.0, 1.0, 4.0], \
+        "ReLU: pass the gradient only where x > 0 AND the gradient is positive"
+    assert Sa.guided_relu_backward(x, g, upper=6.0).tolist() == [0.0, 1.0, 0.0, 0.0, 4.0], \
+        "ReLU6: also block where x >= 6 (the unit is saturated there)"
+
+
+def check_guided_backprop_tiny():
+    import torch.nn as nn
+    from .models import tiny_cnn
+    model = tiny_cnn(seed=2, inplace=True)
+    x = torch.rand(1, 3, 16, 16, generator=torch.Generator().manual_seed(0))
+    g = Sa.guided_backprop(model, x, layer="conv2", channel=3)
+    assert g.shape == (3, 16, 16), "return the image gradient (3, H, W)"
+    # by hand: the guided rule at act1 only (conv2 is before act2)
+    xx = x.clone().requires_grad_(True)
+    z = model.net.conv1(xx)
+    a = z.clamp(min=0)
+    out = model.net.conv2(a)[0, 3].sum()
+    ga, = torch.autograd.grad(out, a, retain_graph=True)
+    gz = ga.clamp(min=0) * (z > 0)
+    want, = torch.autograd.grad(z, xx, grad_outputs=gz)
+    assert torch.allclose(g, want[0], atol=1e-5), \
+        "objective: the channel's activation summed over the map; backprop with the guided rule"
+    assert all(type(m) is not Sa.GuidedReLU for m in model.modules()), "the model must be restored afterwards"
+    assert isinstance(model.net.act1, nn.ReLU) and model.net.act1.inplace
+
+
+def check_class_activation_map_exact():
+    f = torch.tensor([[[1.0, 2.0], [0.0, 1.0]], [[0.0, 1.0], [3.0, 0.0]]])    # (C=2, 2, 2)
+    w = torch.tensor([[1.0, 1.0], [2.0, -1.0]])                             # (K=2, C=2)
+    c = Sa.class_activation_map(f, w, target=1)
+    assert c.shape == (2, 2), "CAM is (h, w): a weighted sum over channels"
+    assert torch.allclose(c, torch.tensor([[2.0, 3.0], [-3.0, 2.0]])), \
+        "use the weights of the target class, w[target, c], and keep negative values (no ReLU)"
+
+
+def check_grad_cam_tiny():
+    from .models import tiny_cnn
+    model = tiny_cnn(seed=4)
+    x = torch.rand(1, 3, 16, 16, generator=torch.Generator().manual_seed(1))
+    g = Sa.grad_cam(model, x, target=2, layer="act2")
+    assert g.shape == (16, 16), "Grad-CAM has the layer's spatial size"
+    with torch.no_grad():
+        a = model.activations(x, "act2")["act2"][0]
+    want = torch.relu(torch.einsum("c,chw->hw", model.net.fc.weight[2], a)) / (16 * 16)
+    assert torch.allclose(g, want, atol=1e-6), \
+        "alpha_c = gradient averaged over space; map = ReLU(sum_c alpha_c A_c) (GAP + FC: ReLU(CAM) / (h w))"
+
+
 NB1 = {
     "normalize_filters": check_normalize_filters_exact,
     "extract_features": check_extract_features_batched_and_no_grad,
@@ -135,4 +240,13 @@ NB1 = {
     "receptive_field": check_receptive_field_exact,
     "top_activations": check_top_activations_exact,
 }
-CHECKS = {**NB1}
+NB2 = {
+    "occlusion_map": check_occlusion_map_exact,
+    "saliency_map": check_saliency_map_exact,
+    "grabcut_seeds": check_grabcut_seeds_exact,
+    "guided_relu_backward": check_guided_relu_backward_exact,
+    "guided_backprop": check_guided_backprop_tiny,
+    "class_activation_map": check_class_activation_map_exact,
+    "grad_cam": check_grad_cam_tiny,
+}
+CHECKS = {**NB1, **NB2}

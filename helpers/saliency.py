@@ -51,7 +51,7 @@ def window_masks(height: int, width: int, window: int, stride: int) -> torch.Ten
 
 
 def occlusion_map(model, x: torch.Tensor, target, window: int = 16, stride: int = 8,
-                  baseline: float = 0.5, batch_size: int = 32, progress: bool = False) -> torch.Tensor:
+                  baseline: float = 0.5, batch_size: int = 16, progress: bool = False) -> torch.Tensor:
     """Occlusion sensitivity of class ``target`` for one image ``x`` ``(1, 3, H, W)``.
 
     Slide a square of side ``window`` filled with ``baseline`` (grey by default) over the
@@ -228,6 +228,24 @@ def gradient_image(g: torch.Tensor) -> np.ndarray:
     g = torch.as_tensor(g).detach().float().cpu()
     scale = torch.quantile(g.abs().flatten(), 0.99).clamp_min(1e-12)
     return (0.5 + 0.5 * (g / scale).clamp(-1, 1)).permute(1, 2, 0).numpy()
+
+
+def saliency_image(s: torch.Tensor, q: float = 0.99) -> np.ndarray:
+    """A non-negative map ``(H, W)`` scaled to [0, 1] by its ``q`` quantile (for display)."""
+    s = torch.as_tensor(s).detach().float().cpu()
+    return (s / torch.quantile(s.flatten(), q).clamp_min(1e-12)).clamp(0, 1).numpy()
+
+
+def emphasis(patch: np.ndarray, g: torch.Tensor, sigma: float = 3.0) -> np.ndarray:
+    """``patch`` (``uint8 (h, w, 3)``) dimmed where the gradient ``g`` (``(3, h, w)`` or
+    ``(h, w, 3)``) is small: shows which part of the patch a unit responds to."""
+    from torchvision.transforms.v2.functional import gaussian_blur
+    g = torch.as_tensor(np.asarray(g, dtype=np.float32))
+    m = g.abs().sum(0 if g.shape[0] == 3 else -1)
+    k = int(4 * sigma) | 1
+    m = gaussian_blur(m[None, None], [k, k], [sigma, sigma])[0, 0]
+    m = (m / m.max().clamp_min(1e-12)).numpy()[..., None]
+    return (np.asarray(patch, np.float32) / 255 * (0.15 + 0.85 * m)).clip(0, 1)
 
 
 # ============================================================================ 6-7. CAM

@@ -449,7 +449,7 @@ def show_neighbors(query_images, database_images, results: dict, k: int | None =
             ax.set_ylabel(label, fontsize=8, rotation=0, ha="right", va="center")
     if suptitle:
         fig.suptitle(suptitle)
-    fig.subplots_adjust(left=0.14, right=0.98, top=1 - 0.45 / (size * rows + 0.5), bottom=0.01, hspace=0.08)
+    fig.subplots_adjust(left=0.14, right=0.98, top=1 - 0.7 / (size * rows + 0.5), bottom=0.01, hspace=0.08)
     if show:
         plt.show()
         return None

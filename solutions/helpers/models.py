@@ -191,7 +191,7 @@ class WrappedModel(nn.Module):
 
     @property
     def device(self) -> torch.device:
-        return next(self.net.parameters()).device
+        return self.normalizer.mean.device
 
     def _check_batch(self, x):
         if not isinstance(x, torch.Tensor):
