@@ -15,7 +15,9 @@ TARGET = os.environ.get("COURSE_TARGET", "solutions")
 _base = ROOT / "solutions" if TARGET == "solutions" else ROOT
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() not in (ROOT, ROOT / "solutions")]
 sys.path.insert(0, str(_base))
-os.environ.setdefault("MPLBACKEND", "Agg")
+import matplotlib  # noqa: E402
+
+matplotlib.use("Agg")  # in this process only: nbval's kernels must keep the inline backend
 
 import helpers  # noqa: E402
 

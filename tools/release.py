@@ -99,6 +99,7 @@ def student_notebook(nb: dict) -> dict:
         cell.get("metadata", {}).pop("execution", None)
         cells.append(cell)
     nb["cells"] = cells
+    nb.get("metadata", {}).pop("widgets", None)   # saved widget state of the solved run
     return nb
 
 
