@@ -31,8 +31,24 @@ ensure_env() {
   fi
   if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
     echo "course.sh: installing the pinned packages (requirements.txt); the first time takes a few minutes"
-    "$PY" -m pip install --disable-pip-version-check -q -r requirements.txt
+    "$PY" -m pip install --disable-pip-version-check -q -r requirements.txt 2>&1 | { grep -v "^WARNING: Location 'file:" || true; }
     echo "$want" > "$stamp"
+  fi
+}
+
+ensure_test_tools() {  # the real-browser test: playwright (pip) and Debian's chromium (apt)
+  local stamp=$VENV/.course-test-installed want
+  want=$(cat requirements-test.txt | sha256sum | cut -c1-16)
+  if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+    "$PY" -m pip install --disable-pip-version-check -q -r requirements-test.txt 2>&1 | { grep -v "^WARNING: Location 'file:" || true; }
+    echo "$want" > "$stamp"
+  fi
+  if [ ! -x /usr/bin/chromium ] && [ -z "${COURSE_NO_APT:-}" ]; then
+    local sudo=""
+    [ "$(id -u)" = 0 ] || { sudo -n true 2>/dev/null && sudo="sudo -n"; } || { echo "course.sh: chromium missing and no root: the browser test will be skipped"; return 0; }
+    echo "course.sh: installing Debian's chromium for the browser test"
+    { $sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq chromium >/dev/null; } \
+      || echo "course.sh: could not install chromium: the browser test will be skipped"
   fi
 }
 
@@ -45,6 +61,7 @@ case "$cmd" in
     ;;
   test)
     ensure_env
+    ensure_test_tools
     # unit tests of the solutions, the release sync, the student stubs, and nbval on the
     # solved notebooks (in fast mode: the checked cells do not depend on the mode)
     export PYTHONPATH=$ROOT/solutions${PYTHONPATH:+:$PYTHONPATH} COURSE_FAST=1

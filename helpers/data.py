@@ -166,6 +166,25 @@ def imagenet_sample(index: int) -> np.ndarray:
     return load_image(imagenet_sample_files()[int(index)])
 
 
+def imagenet_sample_crops(side: int = 224, every: int = 1, progress: bool = True) -> np.ndarray:
+    """Every ``every``-th ImageNet sample as its centre crop: ``uint8 (N, side, side, 3)``.
+
+    The usual evaluation crop: the short side resized to ``side / 0.875``, then the centre
+    square. Sample ``i`` of the result shows class ``i * every``.
+    """
+    from tqdm.auto import tqdm
+    files = imagenet_sample_files()[::every]
+    out = np.empty((len(files), side, side, 3), np.uint8)
+    for i, f in enumerate(tqdm(files, desc="ImageNet samples", disable=not progress, leave=False)):
+        with Image.open(f) as im:
+            im = im.convert("RGB")
+            s = round(side / 0.875) / min(im.size)
+            im = im.resize((max(side, round(im.width * s)), max(side, round(im.height * s))), Image.Resampling.BILINEAR)
+            left, top = (im.width - side) // 2, (im.height - side) // 2
+            out[i] = np.asarray(im.crop((left, top, left + side, top + side)))
+    return out
+
+
 def _image_set(dataset: str, name: str | None, size: int | None):
     folder = find(dataset)
     files = {p.stem: p for p in sorted(folder.glob("*.jpg"))}

@@ -43,11 +43,11 @@ def tests(src, grade_id, points):
     return code(src, solution=False, grade=True, locked=True, points=points, grade_id=grade_id)
 
 
-def answer(grade_id, points, scheme=""):
-    text = "YOUR ANSWER HERE"
-    if scheme:
-        text = f"=== BEGIN MARK SCHEME ===\n{scheme.strip()}\n=== END MARK SCHEME ===\n\n" + text
-    return md(text, solution=True, grade=True, locked=False, points=points, grade_id=grade_id)
+def answer(grade_id, points, model_answer):
+    """A manually graded written answer: the solved notebook holds the model answer; the
+    release tool replaces the whole cell with "YOUR ANSWER HERE"."""
+    return md("**Model answer.** " + model_answer.strip(), solution=True, grade=True, locked=False,
+              points=points, grade_id=grade_id)
 
 
 def notebook(cells, path):

@@ -361,35 +361,44 @@ def crop_patches(images: np.ndarray, index, rows, cols, rf: RF, fill: int = 128)
     return np.stack(out)
 
 
+def channel_activations(model, images: np.ndarray, layer: str, channels: Sequence[int], batch_size: int = 100,
+                        size=None, progress: bool = True) -> torch.Tensor:
+    """Activations of some ``channels`` of ``layer`` for many images: ``(N, len(channels), h, w)``.
+
+    Batched, no autograd, stopping the forward pass at the layer; only the channels asked
+    for are kept, so memory stays small. ``images``: ``uint8 (N, H, W, 3)`` fed at ``size``
+    (``None``: as they are).
+    """
+    from tqdm.auto import tqdm
+    chans = list(channels)
+    if len(images) == 0:
+        raise CourseError("got no images")
+    kept = []
+    with torch.no_grad():
+        for batch in tqdm(list(_batches(images, batch_size)), desc=f"activations at {layer}",
+                          disable=not progress, leave=False):
+            a = model.activations(model.to_input(list(batch), size=size), layer)[layer]
+            bad = [c for c in chans if not isinstance(c, (int, np.integer)) or not 0 <= c < a.shape[1]]
+            if bad:
+                raise CourseError(f"layer {layer!r} has channels 0..{a.shape[1] - 1}, got {bad}")
+            kept.append(a[:, chans].float().cpu())
+    return torch.cat(kept)
+
+
 def max_activating_patches(model, images: np.ndarray, layer: str, channels: Sequence[int], k: int = 9,
                            batch_size: int = 100, size=None, progress: bool = True):
     """For each channel, the ``k`` input patches (receptive fields) that excite it most.
 
     ``images``: ``uint8 (N, H, W, 3)`` all of one size (fed at that size). Returns
     ``{channel: (patches uint8 (k, s, s, 3), values (k,))}`` and the :class:`RF` used.
-    Activations are computed in batches with no autograd, keeping only the channels asked for.
     """
-    from tqdm.auto import tqdm
     rf = layer_receptive_field(model, layer, images.shape[1])
-    chans = list(channels)
-    c_total = None
-    kept = []
-    with torch.no_grad():
-        for batch in tqdm(list(_batches(images, batch_size)), desc=f"activations at {layer}",
-                          disable=not progress, leave=False):
-            a = model.activations(model.to_input(list(batch), size=size), layer)[layer]
-            c_total = a.shape[1]
-            bad = [c for c in chans if not 0 <= c < c_total]
-            if bad:
-                raise CourseError(f"layer {layer!r} has channels 0..{c_total - 1}, got {bad}")
-            kept.append(a[:, chans].float().cpu())
-    acts = torch.cat(kept)
+    acts = channel_activations(model, images, layer, channels, batch_size, size, progress)
     out = {}
-    for j, ch in enumerate(chans):
+    for j, ch in enumerate(channels):
         vals, idx, r, c = top_activations(acts, j, k)
         out[ch] = (crop_patches(images, idx, r, c, rf), vals)
     return out, rf
-
 
 
 # ============================================================================ pictures

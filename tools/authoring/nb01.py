@@ -27,7 +27,7 @@ import torch
 import matplotlib.pyplot as plt
 from helpers import seed_everything, pick, fast_mode
 from helpers.models import load_model
-from helpers.data import load_cifar10, imagenet_sample_files, load_image
+from helpers.data import load_cifar10, imagenet_sample_files, imagenet_sample_crops
 from helpers.display import show_images, image_grid
 from helpers.checks import check
 from helpers import features as Fe
@@ -205,7 +205,7 @@ neighbours are other classes, of course; in feature space they are *related* cla
 """),
 code("""N_IMAGENET = pick(1000, 120)
 files = imagenet_sample_files()[:: 1000 // N_IMAGENET][:N_IMAGENET]
-photos = np.stack([model.to_image(model.to_input(load_image(f))) for f in files])   # 224 x 224 crops
+photos = imagenet_sample_crops(224, every=1000 // N_IMAGENET)[:N_IMAGENET]   # 224 x 224 centre crops
 small = torch.from_numpy(np.stack([model.to_image(model.to_input(p, size=(32, 32))) for p in photos]).reshape(len(photos), -1) / 255.0).float()
 photo_feats = Fe.extract_features(model, photos, batch_size=25)
 names = [f.stem.split("_", 1)[1].replace("_", " ") for f in files]

@@ -26,7 +26,7 @@ import torch
 import matplotlib.pyplot as plt
 from helpers import seed_everything, pick
 from helpers.models import load_model
-from helpers.data import sample_image, imagenet_sample, imagenet_sample_files, load_image
+from helpers.data import sample_image, imagenet_sample, imagenet_sample_crops
 from helpers.display import show_images, overlay, show_heatmaps, compare
 from helpers.checks import check
 from helpers import saliency as Sa
@@ -158,8 +158,10 @@ tests("""# graded: guided_backprop
 from helpers.checks import check_guided_backprop_tiny
 check_guided_backprop_tiny()
 ### BEGIN HIDDEN TESTS
+import warnings
 from captum.attr import GuidedBackprop
 from helpers.models import tiny_cnn
+warnings.filterwarnings("ignore", module="captum")
 _m = tiny_cnn(seed=9)
 _x = torch.rand(1, 3, 16, 16, generator=torch.Generator().manual_seed(8))
 assert torch.allclose(Sa.guided_backprop(_m, _x, target=2), GuidedBackprop(_m).attribute(_x.clone().requires_grad_(True), target=2)[0], atol=1e-6)
@@ -181,12 +183,9 @@ gradient concentrates on the part of the patch the unit responds to (a stripe pa
 mesh, an edge). Deep in a network of depthwise and strided convolutions the raw gradient is
 noisy; its smoothed magnitude is easier to read.
 """),
-code("""files = imagenet_sample_files()[:: pick(1, 5)]
-pool = np.stack([model.to_image(model.to_input(load_image(f))) for f in files])
+code("""pool = imagenet_sample_crops(224, every=pick(1, 5))
 channels = [9, 33, 47, 60]
-with torch.no_grad():
-    acts = torch.cat([model.activations(model.to_input(list(pool[i:i + 25]), size=None), "blocks.3")["blocks.3"][:, channels]
-                      for i in range(0, len(pool), 25)])
+acts = Fe.channel_activations(model, pool, "blocks.3", channels, batch_size=25)
 rf = Fe.layer_receptive_field(model, "blocks.3")
 view = Fe.RF(80, rf.stride, rf.offset + (rf.size - 80) // 2)   # the central 80 px of each field
 tiles, titles = [], []

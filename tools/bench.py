@@ -1,0 +1,179 @@
+"""Benchmarks: ours against peer libraries, side by side in one run, plus notebook times.
+
+    bash course.sh bench                 # techniques + solved notebooks (full mode)
+    bash course.sh bench --quick         # techniques only
+    bash course.sh bench --with-tests    # also time the whole test suite
+
+Prints a table of medians and ratios (ours / peer; below 1 means ours is faster) and
+writes everything to BENCHMARKS.md with the machine and the date. Every row also checks
+that ours and the peer agree where their definitions coincide, so a fast wrong answer
+cannot win. Not part of the test run.
+"""
+from __future__ import annotations
+
+import argparse
+import datetime
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "solutions"))
+
+import torch  # noqa: E402
+
+THREADS = int(os.environ.get("BENCH_THREADS", "2"))
+torch.set_num_threads(THREADS)
+
+
+def median_time(fn, repeat=5, warmup=1):
+    for _ in range(warmup):
+        out = fn()
+    times = []
+    for _ in range(repeat):
+        t = time.perf_counter()
+        out = fn()
+        times.append(time.perf_counter() - t)
+    return statistics.median(times), out
+
+
+def row(rows, name, ours, peer_name, peer, agree, repeat=5):
+    t_ours, a = median_time(ours, repeat)
+    t_peer, b = median_time(peer, repeat)
+    ok = bool(agree(a, b))
+    rows.append((name, t_ours, peer_name, t_peer, t_ours / t_peer, ok))
+    print(f"{name:38s} {t_ours * 1000:9.1f} ms | {peer_name:34s} {t_peer * 1000:9.1f} ms | "
+          f"ratio {t_ours / t_peer:5.2f} | agree {ok}", flush=True)
+
+
+def techniques():
+    import warnings
+    warnings.filterwarnings("ignore")
+    import torchvision
+    from captum.attr import GuidedBackprop, LayerGradCam, Occlusion, Saliency
+    from pytorch_grad_cam import GradCAM
+    from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget
+
+    from helpers import saliency as Sa
+    from helpers.data import sample_image
+    from helpers.models import IMAGENET_MEAN, IMAGENET_STD, WrappedModel, imagenet_classes, load_model
+
+    model = load_model()
+    x = model.to_input(sample_image("chelsea"))
+    t = int(model(x).argmax())
+    rows = []
+
+    def captum_saliency():
+        return Saliency(model).attribute(x.clone().requires_grad_(True), target=t, abs=True).amax(1)[0]
+    row(rows, "saliency (Lite0, 224 px)", lambda: Sa.saliency_map(model, x, t),
+        "Captum Saliency + max over RGB", captum_saliency, lambda a, b: torch.allclose(a, b, atol=1e-6))
+
+    # guided backprop needs a plain-ReLU network for the peer to be correct: ResNet-18
+    # (random weights: the timing and the agreement do not depend on them)
+    torch.manual_seed(0)
+    r18 = WrappedModel("resnet18", torchvision.models.resnet18(weights=None), imagenet_classes(), 224,
+                       IMAGENET_MEAN, IMAGENET_STD, "avgpool", "layer4", "fc")
+    row(rows, "guided backprop (ResNet-18, ReLU)", lambda: Sa.guided_backprop(r18, x, target=t),
+        "Captum GuidedBackprop", lambda: GuidedBackprop(r18).attribute(x.clone().requires_grad_(True), target=t)[0],
+        lambda a, b: torch.allclose(a, b, atol=1e-5))
+
+    def pgc():
+        with GradCAM(model=model, target_layers=[model.layer("bn2")]) as gc:
+            return gc(input_tensor=x.clone().requires_grad_(True), targets=[ClassifierOutputTarget(t)])[0]
+
+    def ours_gc_scaled():
+        m = Sa.upsample(Sa.grad_cam(model, x, t), (224, 224)).numpy()
+        return (m - m.min()) / (m.max() - m.min() + 1e-7)
+    import numpy as np
+    row(rows, "Grad-CAM (Lite0 bn2, upsampled+scaled)", ours_gc_scaled, "pytorch-grad-cam GradCAM", pgc,
+        lambda a, b: np.corrcoef(a.ravel(), b.ravel())[0, 1] > 0.99)
+    row(rows, "Grad-CAM (Lite0 bn2)", lambda: Sa.grad_cam(model, x, t),
+        "Captum LayerGradCam (relu)",
+        lambda: LayerGradCam(model, model.layer("bn2")).attribute(x.clone().requires_grad_(True), target=t,
+                                                                   relu_attributions=True)[0, 0],
+        lambda a, b: torch.allclose(a, b, atol=1e-5))
+
+    prob = lambda z: model(z).softmax(-1)  # noqa: E731
+    ours_occ = lambda: Sa.occlusion_map(model, x, t, 16, 8)  # noqa: E731
+    for ppe, label in [(1, "Captum Occlusion, default call"), (16, "Captum Occlusion, 16 per eval")]:
+        row(rows, "occlusion (window 16, stride 8, 224 px)", ours_occ, label,
+            lambda ppe=ppe: Occlusion(prob).attribute(x, sliding_window_shapes=(3, 16, 16), strides=(3, 8, 8),
+                                                      baselines=0.5, target=t, perturbations_per_eval=ppe)[0, 0],
+            lambda a, b: torch.allclose(a, b, atol=1e-5), repeat=1)
+    return rows
+
+
+def notebooks():
+    out = []
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "solutions")}
+    env.pop("COURSE_FAST", None)
+    jupyter = Path(sys.executable).parent / "jupyter"
+    for nb in sorted((ROOT / "solutions" / "notebooks").glob("*.ipynb")):
+        with tempfile.TemporaryDirectory() as tmp:
+            copy = Path(tmp) / nb.name
+            t = time.perf_counter()
+            r = subprocess.run([str(jupyter), "nbconvert", "--to", "notebook", "--execute", str(nb),
+                                "--output", str(copy), "--ExecutePreprocessor.timeout=900"],
+                               cwd=nb.parent, env=env, capture_output=True, text=True)
+            dt = time.perf_counter() - t
+        budget = 300 if nb.stem.startswith("05") else 180
+        status = "ok" if r.returncode == 0 else "FAILED"
+        print(f"notebook {nb.name:24s} {dt:6.1f} s (budget {budget} s) {status}", flush=True)
+        out.append((nb.name, dt, budget, status))
+    return out
+
+
+def test_suite():
+    t = time.perf_counter()
+    r = subprocess.run(["bash", "course.sh", "test"], cwd=ROOT, capture_output=True, text=True)
+    dt = time.perf_counter() - t
+    last = (r.stdout.strip().splitlines() or ["?"])[-1]
+    print(f"test suite: {dt:.0f} s ({last})")
+    return dt, last
+
+
+def machine():
+    cpu = "?"
+    try:
+        cpu = next(line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    return (f"{platform.system()} {platform.machine()}, {cpu}, {os.cpu_count()} cores visible, "
+            f"torch {torch.__version__} with {THREADS} threads, Python {platform.python_version()}")
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description="Benchmarks against peer libraries")
+    ap.add_argument("--quick", action="store_true", help="techniques only, no notebooks")
+    ap.add_argument("--with-tests", action="store_true", help="also time the whole test suite")
+    ap.add_argument("--out", type=Path, default=ROOT / "BENCHMARKS.md")
+    args = ap.parse_args(argv)
+    rows = techniques()
+    nbs = [] if args.quick else notebooks()
+    tests = test_suite() if args.with_tests else None
+    lines = ["# Benchmarks", "",
+             f"Generated by `bash course.sh bench{' --quick' if args.quick else ''}"
+             f"{' --with-tests' if args.with_tests else ''}` on {datetime.date.today()}.", "",
+             f"Machine: {machine()}.", "",
+             "Medians of 5 runs after a warm-up (occlusion: 1 run). Ratio = ours / peer: below 1 means ours "
+             "is faster. 'agree' checks that both give the same result where the definitions coincide.", "",
+             "| ours | ms | peer | ms | ratio | agree |", "| --- | ---: | --- | ---: | ---: | :---: |"]
+    lines += [f"| {n} | {a * 1000:.1f} | {p} | {b * 1000:.1f} | {r:.2f} | {'yes' if ok else 'NO'} |"
+              for n, a, p, b, r, ok in rows]
+    if nbs:
+        lines += ["", "Solved notebooks, executed headless in full mode:", "",
+                  "| notebook | seconds | budget | result |", "| --- | ---: | ---: | --- |"]
+        lines += [f"| {n} | {t:.0f} | {b} | {s} |" for n, t, b, s in nbs]
+    if tests:
+        lines += ["", f"Test suite (`bash course.sh test`): {tests[0]:.0f} s ({tests[1]})."]
+    args.out.write_text("\n".join(lines) + "\n")
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()
