@@ -196,3 +196,17 @@ def test_tiny_cnn_is_deterministic():
     x = torch.rand(1, 3, 16, 16)
     assert torch.equal(a(x), b(x))
     assert isinstance(tiny_cnn(act=nn.ReLU6).net.act1, nn.ReLU6)
+
+
+def test_cut_at_gives_the_layer_gradient_without_the_graph_below(tiny):
+    x = torch.rand(2, 3, 16, 16)
+    with tiny.trace("conv2") as t:
+        xx = x.clone().requires_grad_(True)
+        tiny(xx)[:, 2].sum().backward()
+    with tiny.cut_at("conv2") as cut:
+        out = tiny(x)
+    assert not x.requires_grad and cut.leaf.is_leaf
+    g, = torch.autograd.grad(out[:, 2].sum(), cut.leaf)
+    assert torch.allclose(g, t.gradients["conv2"], atol=1e-6)
+    assert torch.allclose(cut.leaf, t.activations["conv2"])   # act2 is in place: the leaf is untouched
+    assert sum(len(m._forward_hooks) for m in tiny.modules()) == 0

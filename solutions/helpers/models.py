@@ -328,6 +328,28 @@ class WrappedModel(nn.Module):
             for h in handles:
                 h.remove()
 
+    @contextlib.contextmanager
+    def cut_at(self, layer: str):
+        """Make ``layer``'s output a leaf of the graph while inside the block.
+
+        ``with model.cut_at("bn2") as cut: y = model(x)``: ``cut.leaf`` is that layer's
+        output, detached and requiring grad; the rest of the network runs from it, so
+        ``torch.autograd.grad(y[0, c], cut.leaf)`` gives the gradient at the layer without
+        building or backpropagating the graph of the layers before it (what Grad-CAM needs).
+        The hook is always removed.
+        """
+        holder = Trace()
+        holder.leaf = None
+
+        def hook(_module, _inp, out):
+            holder.leaf = out.detach().requires_grad_(True)
+            return holder.leaf.clone()  # in-place ops downstream must not touch the leaf
+        handle = self.layer(layer).register_forward_hook(hook)
+        try:
+            yield holder
+        finally:
+            handle.remove()
+
     def activations(self, x: torch.Tensor, layers, keep_graph: bool = False) -> dict[str, torch.Tensor]:
         """Outputs of the named layers for batch ``x`` (runs only as far as needed)."""
         names = [layers] if isinstance(layers, str) else list(layers)

@@ -314,16 +314,17 @@ def grad_cam(model, x: torch.Tensor, target, layer: str | None = None) -> torch.
     Weights: the gradient of the class score with respect to the layer's activations
     ``A`` ``(C, h, w)``, averaged over space: ``alpha_c``. Map:
     ``ReLU(sum_c alpha_c * A_c)``, shape ``(h, w)`` (not upsampled, not rescaled).
+    ``model.cut_at(layer)`` gives the layer's output as a leaf, so the gradient stops there.
     """
     x = _check_one(model, x)
     target = model.class_index(target)
     layer = layer or model.last_conv
     model.layer(layer)
     ### BEGIN SOLUTION
-    x = x.clone().requires_grad_(True)   # the weights are frozen: without this there is no graph
-    with model.trace(layer) as t:
-        model(x)[0, target].backward()
-    a, g = t.activations[layer][0], t.gradients[layer][0]
+    with model.cut_at(layer) as cut:    # backprop only from the score down to the layer
+        score = model(x)[0, target]
+    g = torch.autograd.grad(score, cut.leaf)[0][0]
+    a = cut.leaf.detach()[0]
     alpha = g.mean(dim=(1, 2))
     return F.relu(torch.einsum("c,chw->hw", alpha, a)).cpu()
     ### END SOLUTION
