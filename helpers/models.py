@@ -328,6 +328,62 @@ class WrappedModel(nn.Module):
             for h in handles:
                 h.remove()
 
+    @contextlib.contextmanager
+    def cut_at(self, layer: str):
+        """Make ``layer``'s output a leaf of the graph while inside the block.
+
+        ``with model.cut_at("bn2") as cut: y = model(x)``: ``cut.leaf`` is that layer's
+        output, detached and requiring grad; the rest of the network runs from it, so
+        ``torch.autograd.grad(y[0, c], cut.leaf)`` gives the gradient at the layer without
+        building or backpropagating the graph of the layers before it (what Grad-CAM needs).
+        The hook is always removed.
+        """
+        holder = Trace()
+        holder.leaf = None
+
+        def hook(_module, _inp, out):
+            holder.leaf = out.detach().requires_grad_(True)
+            return holder.leaf.clone()  # in-place ops downstream must not touch the leaf
+        handle = self.layer(layer).register_forward_hook(hook)
+        try:
+            yield holder
+        finally:
+            handle.remove()
+
+    def run_from(self, layer: str, activation: torch.Tensor) -> torch.Tensor:
+        """Logits computed from ``layer``'s output ``activation``, skipping the layers before it.
+
+        Supported where the network is a chain of top-level modules (``nn.Sequential``-like
+        nets, the CIFAR net, and EfficientNet-Lite0 at ``blocks.N``); otherwise a
+        :class:`CourseError`. Used to recompute only what an input change affects.
+        """
+        tail = self._tail(layer)
+        if tail is None:
+            raise CourseError(f"{self.name} cannot restart its forward pass at {layer!r}")
+        return tail(activation)
+
+    def _tail(self, layer):
+        net = self.net
+        if hasattr(net, "blocks") and hasattr(net, "conv_head") and layer.startswith("blocks."):
+            i = int(layer.split(".")[1])
+            if layer != f"blocks.{i}":
+                return None
+
+            def tail(a):
+                a = net.blocks[i + 1:](a.contiguous(memory_format=torch.channels_last) if self.channels_last else a)
+                return net.classifier(net.global_pool(net.bn2(net.conv_head(a))))
+            return tail
+        names = [n for n, _ in net.named_children()]
+        if layer in names and type(net).forward in (nn.Sequential.forward, CifarNet.forward):
+            rest = [m for n, m in net.named_children()][names.index(layer) + 1:]
+
+            def tail(a):
+                for m in rest:
+                    a = m(a)
+                return a
+            return tail
+        return None
+
     def activations(self, x: torch.Tensor, layers, keep_graph: bool = False) -> dict[str, torch.Tensor]:
         """Outputs of the named layers for batch ``x`` (runs only as far as needed)."""
         names = [layers] if isinstance(layers, str) else list(layers)

@@ -210,3 +210,15 @@ def test_cut_at_gives_the_layer_gradient_without_the_graph_below(tiny):
     assert torch.allclose(g, t.gradients["conv2"], atol=1e-6)
     assert torch.allclose(cut.leaf, t.activations["conv2"])   # act2 is in place: the leaf is untouched
     assert sum(len(m._forward_hooks) for m in tiny.modules()) == 0
+
+
+@pytest.mark.parametrize("name, layer", [("efficientnet_lite0", "blocks.1"), ("efficientnet_lite0", "blocks.4"),
+                                         ("cifar_net", "pool2")])
+def test_run_from_a_layer_equals_the_full_forward(name, layer, lite0):
+    model = lite0 if name == "efficientnet_lite0" else load_model(name)
+    x = torch.rand(2, 3, model.input_size, model.input_size)
+    with torch.no_grad():
+        a = model.activations(x, layer)[layer]
+        assert torch.allclose(model.run_from(layer, a), model(x), atol=1e-4)
+    with pytest.raises(CourseError, match="cannot restart"):
+        model.run_from("blocks.1.0" if name == "efficientnet_lite0" else "conv1.0", a)

@@ -143,3 +143,23 @@ def test_bad_input_is_explained(lite0, cat):
         Sa.saliency_map(lite0, x.repeat(2, 1, 1, 1), t)
     with pytest.raises(CourseError, match="one image"):
         Sa.cam(lite0, x[0], t)
+
+
+def test_local_occlusion_equals_the_plain_one(lite0, cat, monkeypatch):
+    x, t = cat
+    small = torch.nn.functional.interpolate(x, size=(128, 128), mode="bilinear")
+    fallbacks = []
+    plain = Sa.occlusion_map
+    monkeypatch.setattr(Sa, "occlusion_map", lambda *a, **k: fallbacks.append(1) or plain(*a, **k))
+    fast = Sa.occlusion_map_local(lite0, small, t, window=16, stride=12, baseline=0.3, batch_size=5)
+    assert not fallbacks, "the local path was not taken"
+    assert torch.allclose(fast, plain(lite0, small, t, window=16, stride=12, baseline=0.3), atol=1e-5)
+
+
+def test_local_occlusion_falls_back_where_it_cannot_split(tiny, monkeypatch):
+    x = torch.rand(1, 3, 16, 16)
+    fallbacks = []
+    plain = Sa.occlusion_map
+    monkeypatch.setattr(Sa, "occlusion_map", lambda *a, **k: fallbacks.append(1) or plain(*a, **k))
+    got = Sa.occlusion_map_local(tiny, x, 0, window=4, stride=4)   # tiny_cnn has no 'blocks.1'
+    assert fallbacks and torch.allclose(got, plain(tiny, x, 0, window=4, stride=4))
