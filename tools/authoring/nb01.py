@@ -255,9 +255,11 @@ points so that each point's *nearest neighbours* stay near. Below, the `cifar_ne
 features of the CIFAR-10 test images, three ways, coloured by the true class (which none
 of the three methods saw).
 """),
-code("""maps = {"PCA (ours)": Fe.pca(f, 2).projection.numpy(),
-        "t-SNE": Fe.embed_2d(f, "tsne"),
-        "UMAP": Fe.embed_2d(f, "umap")}
+code("""from tqdm.auto import tqdm
+methods = {"PCA (ours)": lambda f: Fe.pca(f, 2).projection.numpy(),
+           "t-SNE": lambda f: Fe.embed_2d(f, "tsne"),      # about 15 s for 2000 points
+           "UMAP": lambda f: Fe.embed_2d(f, "umap")}       # about 15 s (numba compiles on first use)
+maps = {name: fn(f) for name, fn in tqdm(methods.items(), desc="2-D maps", leave=False)}
 Fe.show_embeddings(maps, cifar_y, classes)"""),
 md("""
 The lecture's picture: the images themselves drawn at their t-SNE positions. Look for the
