@@ -2,7 +2,8 @@
 
 Plumbing (complete): ``utils`` (seeding, fast mode, errors), ``data`` (images and data
 sets), ``models`` (the model zoo and its one interface), ``display`` (pictures).
-Exercises (you complete them, notebook by notebook): ``features`` (notebook 1).
+Exercises (you complete them, notebook by notebook): ``features`` (notebook 1),
+``saliency`` (notebook 2). ``checks`` holds the local checks the notebooks run.
 """
 from .utils import CourseError, fast_mode, get_device, pick, seed_everything
 

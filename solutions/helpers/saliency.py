@@ -212,7 +212,8 @@ def segment(image: np.ndarray, saliency: torch.Tensor, fg_quantile: float = 0.95
 def guided_relu_backward(x: torch.Tensor, grad_output: torch.Tensor, upper: float = float("inf")) -> torch.Tensor:
     """The gradient that guided backpropagation passes back through ``min(max(x, 0), upper)``.
 
-    ``x``: the activation's input; ``grad_output``: the gradient arriving from above.
+    ``x``: the activation's input (its output works as well: ``0 < x < upper`` holds for
+    both at the same places); ``grad_output``: the gradient arriving from above.
     Pass ``grad_output`` only where the unit was active in the forward pass
     (``0 < x < upper``: ReLU has ``upper = inf``, ReLU6 ``upper = 6``) **and** the
     gradient is positive; zero elsewhere. Same shape as ``x``.
@@ -224,27 +225,34 @@ def guided_relu_backward(x: torch.Tensor, grad_output: torch.Tensor, upper: floa
 
 
 class _GuidedFn(torch.autograd.Function):
+    # Saves the output, not the input: 0 < out < upper exactly where 0 < x < upper, and the
+    # output can then be computed in place where the original module was in place.
     @staticmethod
-    def forward(ctx, x, upper):
-        ctx.save_for_backward(x)
+    def forward(ctx, x, upper, inplace):
+        if inplace:
+            ctx.mark_dirty(x)
+            out = x.clamp_(min=0) if upper == float("inf") else x.clamp_(0, upper)
+        else:
+            out = x.clamp(min=0) if upper == float("inf") else x.clamp(0, upper)
+        ctx.save_for_backward(out)
         ctx.upper = upper
-        return x.clamp(min=0) if upper == float("inf") else x.clamp(0, upper)
+        return out
 
     @staticmethod
     def backward(ctx, grad_output):
-        (x,) = ctx.saved_tensors
-        return guided_relu_backward(x, grad_output, ctx.upper), None
+        (out,) = ctx.saved_tensors
+        return guided_relu_backward(out, grad_output, ctx.upper), None, None
 
 
 class GuidedReLU(nn.Module):
     """A ReLU (``upper=inf``) or ReLU6 (``upper=6``) whose backward is the guided rule."""
 
-    def __init__(self, upper: float = float("inf")):
+    def __init__(self, upper: float = float("inf"), inplace: bool = False):
         super().__init__()
-        self.upper = upper
+        self.upper, self.inplace = upper, inplace
 
     def forward(self, x):
-        return _GuidedFn.apply(x, self.upper)
+        return _GuidedFn.apply(x, self.upper, self.inplace)
 
 
 @contextlib.contextmanager
@@ -257,7 +265,7 @@ def guided(model):
             for name, child in list(parent.named_children()):
                 if type(child) in (nn.ReLU, nn.ReLU6):
                     upper = 6.0 if isinstance(child, nn.ReLU6) else float("inf")
-                    setattr(parent, name, GuidedReLU(upper))
+                    setattr(parent, name, GuidedReLU(upper, child.inplace))
                     swapped.append((parent, name, child))
         if not swapped:
             raise CourseError(f"{getattr(model, 'name', 'the model')} has no nn.ReLU or nn.ReLU6 modules to guide")
