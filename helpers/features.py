@@ -234,7 +234,7 @@ def conv_geometry(model, layer: str, image_size: int | None = None) -> list[tupl
     beyond the main path, so only modules on the main path count: 1x1 convolutions and
     layers on side branches add nothing. Assumes square kernels and equal padding.
     """
-    target = model.layer(layer)
+    model.layer(layer)  # a clear error for an unknown name
     size = image_size or model.input_size
     steps, handles = [], []
 
@@ -261,21 +261,12 @@ def conv_geometry(model, layer: str, image_size: int | None = None) -> list[tupl
             p = _pair(pad) if pad != "valid" else 0
         steps.append((k, s, p, d))
 
-    class _Done(Exception):
-        pass
-
-    def stop(*_):
-        raise _Done
-
     for m in model.net.modules():
         if isinstance(m, (nn.Conv2d, nn.MaxPool2d, nn.AvgPool2d)):
             handles.append(m.register_forward_hook(record))
-    handles.append(target.register_forward_hook(stop))
-    try:
-        with torch.no_grad():
+    try:  # trace(stop=True) ends the forward pass right after the layer
+        with torch.no_grad(), model.trace(layer, stop=True):
             model(torch.zeros(1, 3, size, size, device=model.device))
-    except _Done:
-        pass
     finally:
         for h in handles:
             h.remove()
@@ -433,7 +424,6 @@ def show_neighbors(query_images, database_images, results: dict, k: int | None =
 def show_embeddings(maps: dict, labels, classes, size: float = 4.2, show: bool = True):
     """Scatter plots of 2-D maps ``{title: (N, 2)}``, coloured by class, with one legend."""
     import matplotlib.pyplot as plt
-    from .display import _finish
     labels = np.asarray(labels)
     cmap = plt.get_cmap("tab10")
     fig, axes = plt.subplots(1, len(maps), figsize=(size * len(maps) + 1.6, size), squeeze=False)

@@ -19,12 +19,11 @@ from __future__ import annotations
 import contextlib
 import urllib.error
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Iterable
 
 import numpy as np
 import torch
 import torch.nn as nn
-import torch.nn.functional as F
 from PIL import Image
 
 from .utils import CourseError, close_names, get_device, unknown

@@ -92,13 +92,6 @@ def find(dataset: str) -> Path:
 
 
 # ----------------------------------------------------------------------------- images
-def _rgb(img) -> np.ndarray:
-    arr = np.asarray(img)
-    if arr.ndim == 2:
-        arr = np.stack([arr] * 3, -1)
-    return np.ascontiguousarray(arr[..., :3])
-
-
 def load_image(path, size: int | None = None) -> np.ndarray:
     """Read an image file as ``uint8 (H, W, 3)``; with ``size``, scale its long side to ``size``."""
     path = Path(path)

@@ -100,7 +100,9 @@ def occlusion_map_local(model, x: torch.Tensor, target, window: int = 16, stride
     masks = window_masks(H, W, window, stride).to(x.device)
     try:
         rf = layer_receptive_field(model, split, H)
-        model.run_from(split, model.activations(x, split)[split])
+        with torch.no_grad():
+            clean = model.activations(x, split)[split]
+            p0 = model.run_from(split, clean).softmax(-1)[0, target]
     except CourseError:
         return occlusion_map(model, x, target, window, stride, baseline, batch_size, progress)
     S, R, O = rf.stride, rf.size, rf.offset
@@ -117,10 +119,8 @@ def occlusion_map_local(model, x: torch.Tensor, target, window: int = 16, stride
         return lo, hi, start
 
     from tqdm.auto import tqdm
+    h, w = clean.shape[-2:]
     with torch.no_grad():
-        clean = model.activations(x, split)[split]
-        h, w = clean.shape[-2:]
-        p0 = model(x).softmax(-1)[0, target]
         drops = []
         for b in tqdm(range(0, len(positions), batch_size), disable=not progress, leave=False, desc="occlusion"):
             batch = positions[b:b + batch_size]
