@@ -1,0 +1,411 @@
+"""The nbgrader course: where things are, which assignments exist, release and collect.
+
+Assignments are discovered from ``solutions/notebooks/NN_name.ipynb``: every notebook with
+at least one nbgrader grade cell is an assignment named like the notebook (the setup
+notebook has none and is not graded). Nothing is hard-coded: notebooks added later are
+picked up by the next ``release``.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import shutil
+import stat
+import sys
+import tempfile
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_HOME = ROOT / "autograde"
+COURSE_ID = "cnn-vis"
+HIDDEN_BEGIN, SOLUTION_BEGIN = "### BEGIN HIDDEN TESTS", "### BEGIN SOLUTION"
+MAX_SUBMISSION_BYTES = 200 << 20     # per student, unpacked
+MAX_SUBMISSION_FILES = 2000
+
+
+class CourseError(RuntimeError):
+    pass
+
+
+def release_tool(root: Path):
+    """tools/release.py of the project: the one place that knows how to stub the library."""
+    tools = str(Path(root) / "tools")
+    if tools not in sys.path:
+        sys.path.insert(0, tools)
+    import release
+    return release
+
+
+@dataclass
+class Settings:
+    """Grading settings (``c.CourseGrader.<name>`` in nbgrader_config.py, or CLI flags)."""
+    run_cells: str = "graded"      # graded: setup, checks and graded cells; all: every cell (fast mode); none
+    cell_timeout_s: int = 60       # nbgrader's per-cell timeout in the sandboxed kernel
+    notebook_wall_s: int = 300     # the whole sandboxed notebook run
+    call_timeout_s: int = 30       # one call of a student function by the judge
+    judge_budget_s: int = 180      # all of a notebook's judged cells together
+    job_wall_s: int = 900          # one (student, assignment) job, everything included
+    limits: dict = field(default_factory=dict)   # sandbox.Limits fields
+
+    @classmethod
+    def from_config(cls, cfg) -> "Settings":
+        s = cls()
+        sec = cfg.get("CourseGrader", {}) if cfg is not None else {}
+        for k in cls.__dataclass_fields__:
+            if k in sec:
+                setattr(s, k, sec[k])
+        return s
+
+
+def _slug(name: str) -> str:
+    s = re.sub(r"[^A-Za-z0-9_.-]+", "_", name).strip("._")
+    return s[:64]
+
+
+def sha_tree(path: Path) -> str:
+    h = hashlib.sha256()
+    path = Path(path)
+    if not path.exists():
+        return "missing"
+    for p in sorted(path.rglob("*")):
+        if p.is_file() and not p.is_symlink():
+            h.update(p.relative_to(path).as_posix().encode() + b"\0" + p.read_bytes() + b"\0")
+    return h.hexdigest()[:20]
+
+
+class Course:
+    def __init__(self, home=None, root=None, **overrides):
+        self.home = Path(home or os.environ.get("COURSE_GRADER_HOME") or DEFAULT_HOME).resolve()
+        self.root = Path(root or os.environ.get("COURSE_GRADER_ROOT") or ROOT).resolve()
+        self.file_config = self._load_file_config()
+        self.settings = Settings.from_config(self.file_config)
+        for k, v in overrides.items():
+            if v is not None:
+                setattr(self.settings, k, v)
+
+    # ------------------------------------------------------------------ places
+    source = property(lambda s: s.home / "source")
+    release_dir = property(lambda s: s.home / "release")
+    submitted = property(lambda s: s.home / "submitted")
+    autograded = property(lambda s: s.home / "autograded")
+    feedback_dir = property(lambda s: s.home / "feedback")
+    state = property(lambda s: s.home / ".state")
+
+    @property
+    def db_url(self) -> str:
+        env = os.environ.get("COURSE_GRADER_DB_URL")
+        if env:
+            return env
+        url = self.file_config.get("CourseDirectory", {}).get("db_url") if self.file_config else None
+        return url or f"sqlite:///{self.home / 'gradebook.db'}"
+
+    def assignments(self) -> list[str]:
+        """Every solved notebook with graded cells, in course order."""
+        out = []
+        for p in sorted((self.root / "solutions" / "notebooks").glob("*.ipynb")):
+            try:
+                nb = json.loads(p.read_text())
+            except ValueError as e:
+                raise CourseError(f"{p}: not valid JSON: {e}") from None
+            if any(c.get("metadata", {}).get("nbgrader", {}).get("grade") for c in nb.get("cells", [])):
+                out.append(p.stem)
+        return out
+
+    def source_notebook(self, a: str) -> Path:
+        return self.source / a / f"{a}.ipynb"
+
+    def students(self) -> list[str]:
+        return sorted(p.name for p in self.submitted.iterdir() if p.is_dir()) if self.submitted.is_dir() else []
+
+    # ------------------------------------------------------------------ nbgrader config
+    def _load_file_config(self):
+        f = self.home / "nbgrader_config.py"
+        if not f.exists():
+            return None
+        from traitlets.config.loader import PyFileConfigLoader
+        return PyFileConfigLoader(f.name, path=str(self.home)).load_config()
+
+    def base_config(self):
+        """The course's nbgrader configuration (nbgrader_config.py merges this in)."""
+        from nbgrader.preprocessors import (CheckCellMetadata, ClearHiddenTests, ClearOutput, DeduplicateIds,
+                                            OverwriteCells, OverwriteKernelspec)
+        from traitlets.config import Config
+
+        from .preprocessors import RunOnly
+        c = Config()
+        c.CourseDirectory.root = str(self.home)
+        c.CourseDirectory.course_id = COURSE_ID
+        c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback", ".DS_Store", "__MACOSX"]
+        c.CourseDirectory.max_file_size = 100_000   # kB: the weights file is 2 MB
+        # Every non-notebook file of an assignment (the helpers library) is the student's own:
+        # never overwrite it with the instructor's copy (an untouched stub would pass, and the
+        # feedback folder would hand out the instructor's file).
+        c.Autograde.exclude_overwriting = {a: self.released_files(a) for a in self._existing_sources()}
+        # Hidden tests never reach the student's kernel: they are cleared right after nbgrader
+        # restores the test cells, before execution. Points are decided by the trusted judge.
+        c.Autograde.sanitize_preprocessors = [ClearOutput, DeduplicateIds, OverwriteKernelspec, OverwriteCells,
+                                              ClearHiddenTests, RunOnly, CheckCellMetadata]
+        c.ClearHiddenTests.enforce_metadata = False
+        c.Execute.timeout = int(self.settings.cell_timeout_s) if hasattr(self, "settings") else 60
+        c.Execute.startup_timeout = 120
+        c.Execute.kernel_manager_class = "autograde.sandbox.SandboxKernelManager"
+        return c
+
+    def config(self, **extra):
+        from traitlets.config import Config
+        c = Config()
+        c.merge(self.base_config())
+        if self.file_config is not None:
+            c.merge(self.file_config)
+        c.CourseDirectory.root = str(self.home)
+        c.CourseDirectory.db_url = self.db_url
+        c.Execute.timeout = int(self.settings.cell_timeout_s)
+        c.RunOnly.mode = self.settings.run_cells
+        for k, v in extra.items():
+            sec, name = k.split("__")
+            c[sec][name] = v
+        return c
+
+    def api(self, **extra):
+        from nbgrader.apps import NbGraderAPI
+        from nbgrader.coursedir import CourseDirectory
+        c = self.config(**extra)
+        return NbGraderAPI(CourseDirectory(config=c), config=c)
+
+    def gradebook(self):
+        from nbgrader.api import Gradebook
+        return Gradebook(self.db_url, COURSE_ID)
+
+    def _existing_sources(self) -> list[str]:
+        return sorted(p.name for p in self.source.iterdir() if p.is_dir()) if self.source.is_dir() else []
+
+    def released_files(self, a: str) -> list[str]:
+        base = self.source / a
+        return sorted(p.relative_to(base).as_posix() for p in base.rglob("*")
+                      if p.is_file() and p.suffix != ".ipynb" and "__pycache__" not in p.parts)
+
+    # ------------------------------------------------------------------ release
+    def write_sources(self) -> dict[str, bool]:
+        """source/<a>/: the solved notebook (outputs cleared) and the stubbed helpers,
+        written with the project's release tool. Returns {assignment: changed}."""
+        rel = release_tool(self.root)
+        plan = rel.plan(self.root)
+        helpers = {p: data for p, data in plan.items() if p.parts[0] == "helpers"}
+        changed = {}
+        for a in self.assignments():
+            nb = json.loads((self.root / "solutions" / "notebooks" / f"{a}.ipynb").read_text())
+            for cell in nb["cells"]:
+                if cell["cell_type"] == "code":
+                    cell["outputs"], cell["execution_count"] = [], None
+                cell.get("metadata", {}).pop("execution", None)
+            nb.get("metadata", {}).pop("widgets", None)
+            want = {Path(f"{a}.ipynb"): rel.dump_notebook(nb).encode(), **helpers}
+            dest = self.source / a
+            before = sha_tree(dest)
+            for p in (dest.rglob("*") if dest.exists() else []):
+                if p.is_file() and p.relative_to(dest) not in want:
+                    p.unlink()
+            for relp, data in want.items():
+                f = dest / relp
+                if not f.exists() or f.read_bytes() != data:
+                    f.parent.mkdir(parents=True, exist_ok=True)
+                    f.write_bytes(data)
+            changed[a] = sha_tree(dest) != before
+        return changed
+
+    def release(self, force: bool = False, log=print) -> list[str]:
+        """source/ from solutions/, then nbgrader generate_assignment, then check the release."""
+        self.home.mkdir(parents=True, exist_ok=True)
+        self.write_sources()
+        api = self.api()
+        done = []
+        for a in self.assignments():
+            stamp = self.state / "release" / f"{a}.sha"
+            sha = sha_tree(self.source / a) + self.db_url
+            in_db = self._assignment_in_gradebook(a)
+            if not force and in_db and (self.release_dir / a).is_dir() and stamp.exists() and stamp.read_text() == sha:
+                log(f"release {a}: up to date")
+                done.append(a)
+                continue
+            r = api.generate_assignment(a, force=True, create=True)
+            if not r["success"]:
+                raise CourseError(f"nbgrader generate_assignment {a} failed:\n{r.get('error') or r.get('log')}")
+            self.check_release(a)
+            stamp.parent.mkdir(parents=True, exist_ok=True)
+            stamp.write_text(sha)
+            log(f"release {a}: release/{a}/ written ({len(self.released_files(a))} library files, "
+                f"{self.points(a)} points)")
+            done.append(a)
+        return done
+
+    def _assignment_in_gradebook(self, a: str) -> bool:
+        try:
+            with self.gradebook() as gb:
+                return bool(gb.find_assignment(a).notebooks)
+        except Exception:
+            return False
+
+    def check_release(self, a: str) -> None:
+        """The release must hold no hidden tests, model answers or solution bodies."""
+        rel = self.release_dir / a
+        text = (rel / f"{a}.ipynb").read_text()
+        for bad in (HIDDEN_BEGIN, SOLUTION_BEGIN, "Model answer"):
+            if bad in text:
+                raise CourseError(f"release/{a}/{a}.ipynb still contains {bad!r}")
+        for p in self.released_files(a):      # source/ was written by the release tool
+            if not (rel / p).is_file() or (rel / p).read_bytes() != (self.source / a / p).read_bytes():
+                raise CourseError(f"release/{a}/{p} differs from the stubbed library")
+        for p in (rel / "helpers").rglob("*.py"):
+            if SOLUTION_BEGIN in p.read_text():
+                raise CourseError(f"release/{a}/{p.relative_to(rel)} contains a solution region")
+
+    def grade_cells(self, a: str) -> list[dict]:
+        """[{grade_id, points, kind: 'code'|'markdown', source}] from the instructor's notebook."""
+        nb = json.loads(self.source_notebook(a).read_text())
+        out = []
+        for cell in nb["cells"]:
+            md = cell.get("metadata", {}).get("nbgrader", {})
+            if md.get("grade"):
+                src = cell["source"] if isinstance(cell["source"], str) else "".join(cell["source"])
+                out.append({"grade_id": md["grade_id"], "points": float(md.get("points", 0)),
+                            "kind": cell["cell_type"], "source": src})
+        return out
+
+    def points(self, a: str) -> float:
+        return sum(c["points"] for c in self.grade_cells(a))
+
+    # ------------------------------------------------------------------ collect
+    def collect(self, incoming: Path, assignments: list[str] | None = None, log=print) -> dict:
+        """Copy each student's submission (a folder or a .zip in ``incoming``) into
+        submitted/<student>/<assignment>/ (the notebook and the helpers/ folder).
+        Idempotent: an unchanged submission is left as it is. Returns {student: {a: status}}."""
+        incoming = Path(incoming)
+        if not incoming.is_dir():
+            raise CourseError(f"{incoming} is not a folder of submissions")
+        assignments = assignments or self.assignments()
+        report = {}
+        for entry in sorted(incoming.iterdir()):
+            if entry.name.startswith(".") or entry.name == "__MACOSX":
+                continue
+            if entry.is_dir() and not entry.is_symlink():
+                student, opener = _slug(entry.name), (lambda e=entry: _copy_tree_safely(e))
+            elif entry.is_file() and entry.suffix.lower() == ".zip":
+                student, opener = _slug(entry.stem), (lambda e=entry: _unzip_safely(e))
+            else:
+                log(f"collect: skipping {entry.name} (not a folder or a .zip)")
+                continue
+            if not student:
+                log(f"collect: skipping {entry.name} (no usable student id)")
+                continue
+            problem = None
+            try:
+                staged = opener()
+            except CourseError as e:
+                staged = None
+                log(f"collect: {entry.name}: {e}")
+                problem = str(e)
+            report[student] = {}
+            try:
+                for a in assignments:
+                    report[student][a] = self._place(student, a, staged, problem if staged is None else None)
+            finally:
+                if staged is not None:
+                    shutil.rmtree(staged, ignore_errors=True)
+        for s, r in report.items():
+            log(f"collect {s}: " + ", ".join(f"{a} {st}" for a, st in r.items()))
+        return report
+
+    def _place(self, student: str, a: str, staged: Path | None, problem: str | None) -> str:
+        dest = self.submitted / student / a
+        tmp = Path(tempfile.mkdtemp(prefix=".collect-", dir=self._mk(self.submitted)))
+        try:
+            status = "collected"
+            if staged is None:
+                (tmp / "COLLECT_PROBLEM.txt").write_text(problem or "unreadable submission")
+                status = "unreadable"
+            else:
+                nbs = _shallowest(staged, lambda p: p.is_file() and p.name == f"{a}.ipynb")
+                if nbs:
+                    shutil.copyfile(nbs, tmp / f"{a}.ipynb")
+                else:
+                    status = "no notebook"
+                helpers = _shallowest(staged, lambda p: p.is_dir() and p.name == "helpers")
+                if helpers:
+                    shutil.copytree(helpers, tmp / "helpers", ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+                elif status == "collected":
+                    status = "no helpers/"
+            if dest.exists() and sha_tree(dest) == sha_tree(tmp):
+                return "unchanged"
+            if dest.exists():
+                shutil.rmtree(dest)
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            os.rename(tmp, dest)
+            return status
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+    @staticmethod
+    def _mk(p: Path) -> Path:
+        p.mkdir(parents=True, exist_ok=True)
+        return p
+
+
+def _shallowest(base: Path, pred):
+    found = [p for p in base.rglob("*") if ".ipynb_checkpoints" not in p.parts and "__MACOSX" not in p.parts
+             and pred(p)]
+    return min(found, key=lambda p: (len(p.parts), str(p))) if found else None
+
+
+def _copy_tree_safely(src: Path) -> Path:
+    """A private copy of a submission folder: plain files and folders only (links skipped),
+    with limits on size and count."""
+    out = Path(tempfile.mkdtemp(prefix="course-collect-"))
+    total = count = 0
+    for dirpath, dirnames, filenames in os.walk(src, followlinks=False):
+        rel = Path(dirpath).relative_to(src)
+        for n in filenames:
+            p = Path(dirpath) / n
+            st = os.lstat(p)
+            if not stat.S_ISREG(st.st_mode):
+                continue
+            total += st.st_size
+            count += 1
+            if total > MAX_SUBMISSION_BYTES or count > MAX_SUBMISSION_FILES:
+                shutil.rmtree(out, ignore_errors=True)
+                raise CourseError(f"submission too large (over {MAX_SUBMISSION_BYTES >> 20} MB or "
+                                  f"{MAX_SUBMISSION_FILES} files)")
+            (out / rel).mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(p, out / rel / n, follow_symlinks=False)
+    return out
+
+
+def _unzip_safely(z: Path) -> Path:
+    """Extract a zip: no absolute paths or '..', no links, limits on size and count."""
+    out = Path(tempfile.mkdtemp(prefix="course-collect-"))
+    try:
+        with zipfile.ZipFile(z) as zf:
+            infos = zf.infolist()
+            if len(infos) > MAX_SUBMISSION_FILES or sum(i.file_size for i in infos) > MAX_SUBMISSION_BYTES:
+                raise CourseError(f"zip too large (over {MAX_SUBMISSION_BYTES >> 20} MB or {MAX_SUBMISSION_FILES} files)")
+            for info in infos:
+                name = info.filename.replace("\\", "/")
+                parts = [p for p in name.split("/") if p not in ("", ".")]
+                if not parts or ".." in parts or name.startswith("/") or info.is_dir():
+                    continue
+                if stat.S_ISLNK(info.external_attr >> 16):
+                    continue
+                dest = out.joinpath(*parts)
+                dest.parent.mkdir(parents=True, exist_ok=True)
+                with zf.open(info) as fi, open(dest, "wb") as fo:
+                    shutil.copyfileobj(fi, fo)
+    except zipfile.BadZipFile as e:
+        shutil.rmtree(out, ignore_errors=True)
+        raise CourseError(f"{z.name} is not a valid zip file ({e})") from None
+    except CourseError:
+        shutil.rmtree(out, ignore_errors=True)
+        raise
+    return out

@@ -1,0 +1,334 @@
+"""Grade one submission of one assignment (one student): the unit of work of a batch.
+
+1. Sanity checks of the submission (notebook present and readable, library files present).
+2. ``nbgrader autograde`` for this student, its kernel in the sandbox (sandbox.py), hidden
+   tests cleared before execution (course.py). This gives the autograded notebook (for the
+   feedback and for grading the written answers by hand) and the gradebook records.
+3. The trusted judge (judge.py) decides the points of every autograded cell, against the
+   student's library running in a second sandbox.
+4. The judge's points replace whatever nbgrader computed, in the gradebook; the verdicts
+   are added to the autograded notebook so the feedback shows them.
+5. A JSON record under .state/ (what the batch resumes from, what feedback reports).
+"""
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import re
+import shutil
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+from . import sandbox
+from .course import Course, sha_tree
+
+STATE_VERSION = 1
+
+
+@contextlib.contextmanager
+def gradebook_lock(course: Course):
+    course.home.mkdir(parents=True, exist_ok=True)
+    with open(course.home / ".gradebook.lock", "a") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
+
+
+def kill_uid(uid: int) -> int:
+    """SIGKILL every process running as ``uid`` (the slot's sandbox user). Returns how many."""
+    n = 0
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            with open(f"/proc/{pid}/status") as f:
+                for line in f:
+                    if line.startswith("Uid:"):
+                        if int(line.split()[1]) == uid:
+                            os.kill(int(pid), 9)
+                            n += 1
+                        break
+        except (OSError, ValueError):
+            continue
+    return n
+
+
+def state_path(course: Course, a: str, student: str) -> Path:
+    return course.state / "jobs" / a / f"{student}.json"
+
+
+def read_state(course: Course, a: str, student: str) -> dict | None:
+    try:
+        return json.loads(state_path(course, a, student).read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def write_state(course: Course, a: str, student: str, state: dict) -> None:
+    p = state_path(course, a, student)
+    p.parent.mkdir(parents=True, exist_ok=True)
+    tmp = p.with_suffix(".tmp")
+    tmp.write_text(json.dumps(state, indent=1))
+    os.replace(tmp, p)
+
+
+# ----------------------------------------------------------------------------- checks
+def check_notebook(path: Path) -> tuple[str, str]:
+    """('ok'|'missing'|'unreadable', explanation)."""
+    if not path.exists():
+        return "missing", f"{path.name} is not in your submission: nothing to grade for this notebook"
+    import nbformat
+    try:
+        nb = nbformat.read(str(path), as_version=4)
+        nbformat.validate(nb)
+    except Exception as e:  # noqa: BLE001 - any parse error
+        msg = str(e).splitlines()[0][:300] if str(e) else type(e).__name__
+        return "unreadable", f"{path.name} could not be read as a notebook ({type(e).__name__}: {msg})"
+    return "ok", ""
+
+
+def library_problems(course: Course, a: str, sub: Path) -> list[str]:
+    want = [f for f in course.released_files(a) if f.startswith("helpers/") and f.endswith(".py")]
+    have = {p.relative_to(sub).as_posix() for p in sub.rglob("*.py")} if sub.exists() else set()
+    out = []
+    if not (sub / "helpers").is_dir():
+        out.append("there is no helpers/ folder in your submission: every exercise of the library scores 0")
+    else:
+        missing = [f for f in want if f not in have]
+        if missing:
+            out.append("missing from your helpers/: " + ", ".join(missing) +
+                       " (a renamed or deleted file cannot be graded)")
+    return out
+
+
+# ----------------------------------------------------------------------------- nbgrader
+_REASONS = [
+    (r"DeadKernelError|Kernel died|kernel.*(died|dead)", "the notebook's kernel died (the memory limit, or code that ended its own process)"),
+    (r"CellTimeoutError|Timeout waiting for execute reply|timed out", "a cell ran past the time limit and was stopped"),
+    (r"NotJSONError|Notebook does not appear to be JSON|JSONDecodeError|Unreadable Notebook", "the notebook file is not valid JSON"),
+    (r"[Mm]issing grade cell|missing.*cell|cell.*missing", "graded cells were deleted from the notebook"),
+    (r"checksum", "locked cells were changed"),
+]
+
+
+def _reason(log: str) -> str:
+    for pat, why in _REASONS:
+        if re.search(pat, log or ""):
+            return why
+    last = [l for l in (log or "").splitlines() if "ERROR" in l or "Error" in l]
+    return (last[-1][:300] if last else "nbgrader reported a failure")
+
+
+def run_nbgrader(course: Course, a: str, student: str, runtime: Path, uid: int, mode: str) -> dict:
+    rt = runtime / f"kernel-{mode}"
+    rt.mkdir(parents=True)
+    sandbox.give_to(rt, uid)
+    workdir = course.autograded / student / a
+    job = {"runtime": str(rt), "workdir": str(workdir), "uid": uid,
+           "limits": course.settings.limits, "env": {}}
+    (runtime / f"job-{mode}.json").write_text(json.dumps(job))
+    os.environ[sandbox.JOB_ENV] = str(runtime / f"job-{mode}.json")
+    fired = threading.Event()
+    done = threading.Event()
+
+    def watchdog():
+        if not done.wait(course.settings.notebook_wall_s):
+            fired.set()
+            kill_uid(uid)
+    t = threading.Thread(target=watchdog, daemon=True)
+    t.start()
+    try:
+        for attempt in range(4):      # sqlite under a parallel batch: "database is locked" is retried
+            r = course.api(RunOnly__mode=mode).autograde(a, student, force=True, create=True)
+            if r.get("success") or "database is locked" not in (r.get("log") or "") + (r.get("error") or ""):
+                break
+            time.sleep(1 + 2 * attempt)
+    finally:
+        done.set()
+        kill_uid(uid)
+        removed = sandbox.take_back(workdir) if workdir.exists() else []
+    r = {"success": bool(r.get("success")), "log": (r.get("log") or "")[-20000:], "error": r.get("error") or ""}
+    if fired.is_set():
+        r["success"] = False
+        r["reason"] = f"the notebook run took longer than {course.settings.notebook_wall_s} s and was stopped"
+    elif not r["success"]:
+        r["reason"] = _reason(r["log"] + r["error"])
+    r["removed"] = removed
+    return r
+
+
+# ----------------------------------------------------------------------------- gradebook
+def record(course: Course, a: str, student: str, results: list[dict], nb_state: str) -> None:
+    """Write the judge's points into the gradebook (creating the records if needed)."""
+    from nbgrader.api import MissingEntry
+    nbname = a
+    for attempt in range(5):
+        try:
+            with gradebook_lock(course), course.gradebook() as gb:
+                gb.update_or_create_student(student)
+                try:
+                    gb.find_submission(a, student)
+                except MissingEntry:
+                    gb.add_submission(a, student)
+                by_id = {r["grade_id"]: r for r in results}
+                subnb = gb.find_submission_notebook(nbname, a, student)
+                for grade in subnb.grades:
+                    r = by_id.get(grade.name)
+                    if r is not None and r["kind"] == "code":
+                        grade.auto_score = float(r["score"])
+                        grade.needs_manual_grade = False
+                    elif nb_state != "ok":     # no notebook: nothing to grade by hand either
+                        grade.auto_score = 0.0
+                        grade.needs_manual_grade = False
+                gb.db.commit()
+            return
+        except Exception as e:  # noqa: BLE001 - sqlite "database is locked" under load
+            if "locked" not in str(e) or attempt == 4:
+                raise
+            time.sleep(1 + attempt)
+
+
+def annotate(course: Course, a: str, student: str, results: list[dict], summary: str) -> bool:
+    """Add the judge's verdicts to the autograded notebook (they show in the feedback)."""
+    import nbformat
+    path = course.autograded / student / a / f"{a}.ipynb"
+    if not path.exists():
+        return False
+    nb = nbformat.read(str(path), as_version=4)
+    by_id = {r["grade_id"]: r for r in results if r["kind"] == "code"}
+    for cell in nb.cells:
+        gid = cell.metadata.get("nbgrader", {}).get("grade_id")
+        r = by_id.get(gid)
+        if r is not None and cell.cell_type == "code":
+            cell.outputs.append(nbformat.v4.new_output(
+                "stream", name="stdout",
+                text=f"\n[grader] {r['score']:g} / {r['points']:g} points: {r['message']}\n"))
+    nb.cells.insert(0, nbformat.v4.new_markdown_cell("## Grading report\n\n```\n" + summary + "\n```"))
+    nbformat.write(nb, str(path))
+    return True
+
+
+def summary_text(state: dict) -> str:
+    lines = [f"{state['assignment']} / {state['student']}: {state['score']:g} of {state['max_auto']:g} "
+             "autograded points (written answers are graded by hand)"]
+    for e in state["events"]:
+        lines.append(f"! {e}")
+    for r in state["cells"]:
+        if r["kind"] == "code":
+            lines.append(f"- {r['grade_id']}: {r['score']:g} / {r['points']:g}: {r['message']}")
+        else:
+            lines.append(f"- {r['grade_id']}: {r['points']:g} points, graded by hand")
+    return "\n".join(lines)
+
+
+# ----------------------------------------------------------------------------- the job
+def _judge(course, a, sub, cells, runtime, uid, out, state):
+    from . import judge as J
+    try:
+        src_nb = json.loads(course.source_notebook(a).read_text())
+        helpers_src = sub / "helpers" if (sub / "helpers").is_dir() else None
+        (runtime / "judge").mkdir()
+        w = J.Worker(helpers_src, runtime / "judge", uid, sandbox.Limits.from_dict(course.settings.limits),
+                     call_timeout=course.settings.call_timeout_s)
+        t1 = time.time()
+        try:
+            out["verdicts"] = {v["grade_id"]: v for v in
+                               J.Judge(course.source / a, w).run(src_nb, cells, course.settings.judge_budget_s)}
+        finally:
+            w.stop()
+            kill_uid(uid)
+            state["judge_seconds"] = round(time.time() - t1, 1)
+    except BaseException as e:  # noqa: BLE001 - reported by the job
+        out["error"] = e
+
+
+def run_job(course: Course, a: str, student: str, slot: int = 0) -> dict:
+    t0 = time.time()
+    uid = sandbox.UID_BASE + 2 * slot      # the kernel's uid; the judge's worker runs as uid + 1
+    sub = course.submitted / student / a
+    state = {"version": STATE_VERSION, "assignment": a, "student": student, "hash": sha_tree(sub),
+             "status": "graded", "events": [], "cells": [], "started": t0}
+    cells = course.grade_cells(a)
+    results = [{"grade_id": c["grade_id"], "points": c["points"], "kind": c["kind"], "score": 0.0,
+                "status": "manual" if c["kind"] != "code" else "failed", "message": "not graded"} for c in cells]
+    runtime = Path(tempfile.mkdtemp(prefix=f"cgrade-{slot}-"))
+    os.chmod(runtime, 0o711)
+    nb_state = "missing"
+    try:
+        why = sandbox.available()
+        if why:
+            raise sandbox.SandboxUnavailable(why)
+        if (sub / "COLLECT_PROBLEM.txt").exists():
+            state["events"].append("your submission could not be unpacked: " +
+                                   (sub / "COLLECT_PROBLEM.txt").read_text()[:300])
+        nb_state, nb_msg = check_notebook(sub / f"{a}.ipynb")
+        if nb_state != "ok":
+            state["events"].append(nb_msg)
+        state["events"] += library_problems(course, a, sub)
+        if nb_state == "ok":
+            # the notebook run (feedback) and the judge (points) are independent: run both at once
+            judged: dict = {}
+            th = threading.Thread(target=_judge, args=(course, a, sub, cells, runtime, uid + 1, judged, state))
+            th.start()
+            t1 = time.time()
+            try:
+                r = run_nbgrader(course, a, student, runtime, uid, course.settings.run_cells)
+                state["nbgrader"] = {"success": r["success"], "reason": r.get("reason")}
+                if r["removed"]:
+                    state["events"].append("links and special files your code created were removed: " +
+                                           ", ".join(r["removed"][:5]))
+                if not r["success"]:
+                    state["events"].append(f"the notebook run did not complete: {r['reason']}. Its points are "
+                                           "still decided by the tests; the notebook is kept without outputs "
+                                           "for grading by hand")
+                    r2 = run_nbgrader(course, a, student, runtime, uid, "none")
+                    state["nbgrader"]["fallback"] = r2["success"]
+                state["nbgrader"]["seconds"] = round(time.time() - t1, 1)
+            finally:
+                th.join()
+            if "error" in judged:
+                raise judged["error"]
+            for r in results:
+                v = judged["verdicts"].get(r["grade_id"])
+                if v:
+                    r.update(score=v["score"], status=v["status"], message=v["message"])
+        else:
+            for r in results:
+                if r["kind"] == "code":
+                    r["message"] = "0: no readable notebook"
+                else:
+                    r["status"], r["message"] = "zero", "no readable notebook"
+    except Exception as e:  # noqa: BLE001 - a grader problem: record it, zero points, flag it
+        import traceback
+        state["status"] = "grader error"
+        state["events"].append(f"the grader itself failed ({type(e).__name__}: {e}); the instructor will look at it")
+        state["traceback"] = traceback.format_exc()[-4000:]
+        for r in results:
+            if r["kind"] == "code":
+                r.update(score=0.0, status="failed", message="not graded: grader error")
+    finally:
+        kill_uid(uid)
+        kill_uid(uid + 1)
+        shutil.rmtree(runtime, ignore_errors=True)
+    state["cells"] = results
+    state["score"] = sum(r["score"] for r in results if r["kind"] == "code")
+    state["max_auto"] = sum(r["points"] for r in results if r["kind"] == "code")
+    state["notebook"] = nb_state
+    try:
+        record(course, a, student, results, nb_state)
+    except Exception as e:  # noqa: BLE001
+        state["status"] = "grader error"
+        state["events"].append(f"the gradebook could not be written ({type(e).__name__}: {e})")
+    summary = summary_text(state)
+    with contextlib.suppress(Exception):
+        state["annotated"] = annotate(course, a, student, results, summary)
+    state["seconds"] = round(time.time() - t0, 1)
+    state["summary"] = summary
+    write_state(course, a, student, state)
+    return state

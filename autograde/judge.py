@@ -1,0 +1,452 @@
+"""The trusted judge: decides the points of every autograded cell.
+
+It runs in the grader's own (trusted) process and executes the instructor's test cells,
+hidden tests included, against a copy of the *released* library in which every exercise
+function is replaced by a proxy. A proxy call sends the arguments to the worker (the
+student's library, in the sandbox) and gets back plain data (see codec.py): numbers,
+strings, containers, arrays, tensors, plus what the call did to its tensor and module
+arguments (gradients, in-place changes, replaced layers, leftover hooks). All comparisons
+(``torch.allclose`` and friends) run here, where the student's code never ran; nothing the
+student writes can rewrite a test cell, patch a comparison or smuggle an always-equal
+object in.
+"""
+from __future__ import annotations
+
+import ast
+import contextlib
+import functools
+import importlib
+import io
+import os
+import select
+import shutil
+import subprocess
+import sys
+import time
+import traceback
+from pathlib import Path
+
+from . import codec, sandbox
+
+HERE = Path(__file__).resolve().parent
+HIDDEN_BEGIN, HIDDEN_END = "### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS"
+MAX_STARTS = 4
+
+
+class StudentCallError(Exception):
+    """A call of the student's function did not give a usable value."""
+
+    def __init__(self, func: str, message: str):
+        super().__init__(message)
+        self.func, self.message = func, message
+
+
+class StudentRaised(StudentCallError):
+    pass
+
+
+class StudentTimeout(StudentCallError):
+    pass
+
+
+class StudentCrashed(StudentCallError):
+    pass
+
+
+class BadReturn(StudentCallError):
+    pass
+
+
+# ----------------------------------------------------------------------------- the worker
+def copy_plain(src: Path, dest: Path) -> None:
+    """Copy plain files and folders only (links and special files are left out)."""
+    dest.mkdir(parents=True, exist_ok=True)
+    for dirpath, dirnames, filenames in os.walk(src, followlinks=False):
+        rel = Path(dirpath).relative_to(src)
+        dirnames[:] = [d for d in dirnames if d != "__pycache__" and not os.path.islink(os.path.join(dirpath, d))]
+        (dest / rel).mkdir(parents=True, exist_ok=True)
+        for n in filenames:
+            p = os.path.join(dirpath, n)
+            if os.path.isfile(p) and not os.path.islink(p):
+                shutil.copyfile(p, dest / rel / n)
+
+
+class Worker:
+    """The student's library in a sandboxed process, called over a pipe."""
+
+    def __init__(self, helpers_src: Path | None, runtime: Path, uid: int, limits: sandbox.Limits,
+                 call_timeout: float = 30, start_timeout: float = 120):
+        self.helpers_src, self.runtime, self.uid, self.limits = helpers_src, Path(runtime), uid, limits
+        self.call_timeout, self.start_timeout = call_timeout, start_timeout
+        self.proc = None
+        self.starts = 0
+        self.import_errors: dict = {}
+        self.log_path = self.runtime / "worker.log"
+
+    # -- life cycle
+    def start(self):
+        if self.starts >= MAX_STARTS:
+            raise StudentCrashed("", "the grader gave up restarting your code after it crashed or hung "
+                                 f"{MAX_STARTS} times")
+        self.starts += 1
+        wc = self.runtime / "wc"
+        if wc.exists():
+            shutil.rmtree(wc)
+        wc.mkdir(parents=True)
+        if self.helpers_src is not None and Path(self.helpers_src).is_dir():
+            copy_plain(Path(self.helpers_src), wc / "helpers")
+        grader = self.runtime / "grader"
+        grader.mkdir(exist_ok=True)
+        for f in ("worker.py", "codec.py"):
+            shutil.copyfile(HERE / f, grader / f)
+        sandbox.give_to(wc, self.uid)
+        argv = sandbox.bwrap_argv([sys.executable, "-E", "-s", str(grader / "worker.py")], workdir=wc, uid=self.uid,
+                                  limits=self.limits, env=sandbox.clean_env(), ro=[grader])
+        self._log = open(self.log_path, "ab")
+        self.proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._log,
+                                     start_new_session=True, env={"PATH": "/usr/bin:/bin"})
+        os.set_blocking(self.proc.stdin.fileno(), False)
+        try:
+            head, blobs = codec.read_frame(self._reader(time.monotonic() + self.start_timeout))
+            hello = codec.decode(head, blobs)
+        except TimeoutError:
+            self.stop()
+            raise StudentTimeout("", f"did not finish importing within {self.start_timeout:.0f} s") from None
+        except (EOFError, codec.DecodeError) as e:
+            msg = f"could not be imported: the process importing it ended ({self._death()}){self._tail()}"
+            self.stop()
+            raise StudentCrashed("", msg) from e
+        if not isinstance(hello, dict) or hello.get("ready") is not True:
+            self.stop()
+            raise StudentCrashed("", "the process importing your library sent nonsense")
+        self.import_errors = hello.get("import_errors") or {}
+
+    def stop(self):
+        if self.proc is not None:
+            sandbox.kill_tree(self.proc)
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                pass
+            for f in (self.proc.stdin, self.proc.stdout):
+                with contextlib.suppress(Exception):
+                    f.close()
+            self.proc = None
+            with contextlib.suppress(Exception):
+                self._log.close()
+
+    def alive(self):
+        return self.proc is not None and self.proc.poll() is None
+
+    def _death(self) -> str:
+        if self.proc is None:
+            return "not running"
+        try:
+            rc = self.proc.wait(5)
+        except subprocess.TimeoutExpired:
+            return "unresponsive"
+        if rc < 0:
+            import signal
+            name = signal.Signals(-rc).name if -rc in signal.Signals._value2member_map_ else str(-rc)
+            return f"killed by {name}"
+        return f"exit code {rc}"
+
+    def _tail(self, n: int = 12) -> str:
+        try:
+            lines = self.log_path.read_text(errors="replace").splitlines()[-n:]
+        except OSError:
+            return ""
+        return ("\nlast lines your code printed:\n  " + "\n  ".join(l[:300] for l in lines)) if lines else ""
+
+    def _reader(self, deadline):
+        fd = self.proc.stdout.fileno()
+
+        def read(n):
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise TimeoutError
+            r, _, _ = select.select([fd], [], [], left)
+            if not r:
+                raise TimeoutError
+            return os.read(fd, min(n, 1 << 20))
+        return read
+
+    def _send(self, blob: bytes, deadline):
+        fd = self.proc.stdin.fileno()
+        data = memoryview(codec.struct.pack("<QQ", 2, 1) + b"{}" + codec.struct.pack("<Q", len(blob)) + blob)
+        while len(data):
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise TimeoutError
+            _, w, _ = select.select([], [fd], [], left)
+            if w:
+                try:
+                    n = os.write(fd, data[: 1 << 20])
+                except BlockingIOError:
+                    continue
+                data = data[n:]
+
+    # -- one call
+    def call(self, module: str, qualname: str, args: tuple, kwargs: dict, resolve):
+        import cloudpickle
+        func = f"{module.split('.')[-1]}.{qualname}"
+        if not self.alive():
+            self.stop()
+            self.start()
+        err = self.import_errors.get(module) or self.import_errors.get("helpers")
+        if err:
+            raise StudentRaised(func, f"importing your {module.replace('.', '/')}.py failed: "
+                                      f"{err['type']}: {err['message']}" + _where(err))
+        payload = cloudpickle.dumps({"module": module, "qualname": qualname, "args": args, "kwargs": kwargs})
+        deadline = time.monotonic() + self.call_timeout
+        try:
+            self._send(payload, deadline)
+            head, blobs = codec.read_frame(self._reader(deadline))
+            reply = codec.decode(head, blobs, resolve)
+        except TimeoutError:
+            self.stop()
+            raise StudentTimeout(func, f"did not finish within {self.call_timeout:.0f} s "
+                                       "(an endless loop, or far too slow); it was stopped") from None
+        except (EOFError, BrokenPipeError, ConnectionError):
+            death = self._death()
+            tail = self._tail()
+            self.stop()
+            hint = " (the memory or CPU limit?)" if "KILL" in death or "XCPU" in death else ""
+            raise StudentCrashed(func, f"the process running it ended ({death}){hint}{tail}") from None
+        except codec.DecodeError as e:
+            self.stop()
+            raise BadReturn(func, f"returned data the grader cannot read ({e})") from None
+        if not isinstance(reply, dict):
+            self.stop()
+            raise BadReturn(func, "returned data the grader cannot read")
+        if "error" in reply:
+            e = reply["error"] if isinstance(reply["error"], dict) else {}
+            raise StudentRaised(func, f"raised {e.get('type', '?')}: {e.get('message', '')}" + _where(e))
+        if "bad_return" in reply:
+            raise BadReturn(func, f"returned something the grader does not accept: {reply['bad_return']}")
+        if "ok" not in reply:
+            raise BadReturn(func, "returned data the grader cannot read")
+        return reply["ok"], reply.get("effects") or []
+
+
+def _where(err: dict) -> str:
+    where = err.get("where") if isinstance(err, dict) else None
+    if isinstance(where, list) and where:
+        return "\n    at " + "\n    at ".join(str(w)[:300] for w in where[-3:])
+    return ""
+
+
+# ----------------------------------------------------------------------------- proxies
+class _Altered:
+    pass
+
+
+def _altered_module(type_name: str):
+    import torch.nn as nn
+
+    class AlteredByStudentCode(nn.Module, _Altered):
+        """Stands for a layer the student's function replaced and did not restore."""
+
+        def __init__(self):
+            super().__init__()
+            self.original_type = type_name
+
+        def forward(self, *a, **k):
+            raise RuntimeError(f"this layer was replaced by {type_name} and not restored")
+    return AlteredByStudentCode()
+
+
+def _apply_effects(effects, args, kwargs):
+    import torch
+    for eff in effects if isinstance(effects, list) else []:
+        if not isinstance(eff, dict):
+            continue
+        path = eff.get("path")
+        try:
+            target = args[path[1]] if path[0] == "args" else kwargs[path[1]]
+        except (TypeError, IndexError, KeyError):
+            continue
+        if eff.get("kind") == "tensor" and isinstance(target, torch.Tensor):
+            data, grad = eff.get("data"), eff.get("grad")
+            if isinstance(data, torch.Tensor):
+                with torch.no_grad():
+                    if data.shape == target.shape:
+                        target.copy_(data.to(target.dtype))
+                    else:
+                        target.data = data.to(target.dtype)
+            if isinstance(grad, torch.Tensor) and target.is_floating_point():
+                target.grad = grad.to(target.dtype).reshape(target.shape) if grad.numel() == target.numel() else grad
+        elif eff.get("kind") == "module" and isinstance(target, torch.nn.Module):
+            before = {e[0]: e for e in eff.get("before", []) if isinstance(e, list) and len(e) == 4}
+            after = {e[0]: e for e in eff.get("modules", []) if isinstance(e, list) and len(e) == 4}
+            for name in sorted(set(before) | set(after), key=lambda n: n.count(".")):
+                b, a = before.get(name), after.get(name)
+                if b == a or not name:
+                    if name == "" and a and b and a[3] > b[3]:
+                        for _ in range(a[3] - b[3]):
+                            target.register_forward_hook(lambda *x: None)
+                    continue
+                try:
+                    sub = target.get_submodule(name)
+                except AttributeError:
+                    continue
+                if a is None or b is None or a[1] != b[1]:
+                    parent_name, _, leaf = name.rpartition(".")
+                    parent = target.get_submodule(parent_name) if parent_name else target
+                    setattr(parent, leaf, _altered_module(a[1] if a else "nothing"))
+                    continue
+                if a[2] != b[2] and hasattr(sub, "inplace"):
+                    sub.inplace = a[2]
+                for _ in range(max(0, int(a[3]) - int(b[3]))):
+                    sub.register_forward_hook(lambda *x: None)
+
+
+def exercise_functions(helpers_dir: Path) -> dict[str, list[str]]:
+    """{module: [qualname]} of the stubbed exercises of the released library (a function
+    whose body raises NotImplementedError("exercise `...`"))."""
+    found = {}
+    for p in sorted(Path(helpers_dir).glob("*.py")):
+        tree = ast.parse(p.read_text())
+        names = []
+
+        def visit(node, prefix):
+            for child in ast.iter_child_nodes(node):
+                if isinstance(child, ast.ClassDef):
+                    visit(child, prefix + [child.name])
+                elif isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                    for sub in ast.walk(child):
+                        if isinstance(sub, ast.Raise) and isinstance(sub.exc, ast.Call) and \
+                                getattr(sub.exc.func, "id", "") == "NotImplementedError" and sub.exc.args and \
+                                isinstance(sub.exc.args[0], ast.Constant) and \
+                                str(sub.exc.args[0].value).startswith("exercise `"):
+                            names.append(".".join(prefix + [child.name]))
+                            break
+        visit(tree, [])
+        if names:
+            found[f"helpers.{p.stem}"] = names
+    return found
+
+
+class Judge:
+    def __init__(self, assignment_source: Path, worker: Worker):
+        self.src = Path(assignment_source)
+        self.worker = worker
+        self.exercises = exercise_functions(self.src / "helpers")
+
+    def install(self):
+        """Import the released library (trusted copy) and put proxies in place of the exercises."""
+        for name in [m for m in sys.modules if m == "helpers" or m.startswith("helpers.")]:
+            del sys.modules[name]
+        sys.path.insert(0, str(self.src))
+        import helpers
+        if Path(helpers.__file__).resolve().parent != (self.src / "helpers").resolve():
+            raise RuntimeError(f"judge imported the wrong helpers: {helpers.__file__}")
+        for mod_name, names in self.exercises.items():
+            mod = importlib.import_module(mod_name)
+            for qual in names:
+                *owner_path, leaf = qual.split(".")
+                owner = mod
+                for part in owner_path:
+                    owner = getattr(owner, part)
+                orig = getattr(owner, leaf)
+                setattr(owner, leaf, self._proxy(mod_name, qual, orig, is_method=bool(owner_path)))
+        self.helpers = helpers
+
+    def _proxy(self, module, qualname, orig, is_method):
+        worker = self.worker
+
+        def proxy(*args, **kwargs):
+            value, effects = worker.call(module, qualname, args, kwargs, _resolve_namedtuple)
+            _apply_effects(effects, args, kwargs)
+            return value
+        functools.update_wrapper(proxy, orig)
+        proxy.__course_exercise__ = qualname
+        return proxy
+
+    def context(self, notebook: dict) -> dict:
+        """The names the test cells may use: every import of the notebook's other code cells."""
+        ns = {"__name__": "__graded__"}
+        for cell in notebook["cells"]:
+            md = cell.get("metadata", {}).get("nbgrader", {})
+            if cell["cell_type"] != "code" or md.get("grade"):
+                continue
+            src = cell["source"] if isinstance(cell["source"], str) else "".join(cell["source"])
+            src = "\n".join(l for l in src.splitlines() if not l.lstrip().startswith(("%", "!")))
+            try:
+                tree = ast.parse(src)
+            except SyntaxError:
+                continue
+            for node in tree.body:
+                if isinstance(node, (ast.Import, ast.ImportFrom)):
+                    with contextlib.suppress(Exception):
+                        exec(compile(ast.Module([node], []), "<imports>", "exec"), ns)
+        return ns
+
+    def run(self, notebook: dict, cells: list[dict], budget_s: float) -> list[dict]:
+        self.install()
+        base = self.context(notebook)
+        t_end = time.monotonic() + budget_s
+        results = []
+        for cell in cells:
+            if cell["kind"] != "code":
+                continue
+            r = {"grade_id": cell["grade_id"], "points": cell["points"], "score": 0.0}
+            if time.monotonic() > t_end:
+                r.update(status="not judged", message=f"not judged: the grading time budget ({budget_s:.0f} s) "
+                                                       "was used up by earlier tests")
+                results.append(r)
+                continue
+            ok, msg = self.run_cell(cell, dict(base))
+            r.update(status="passed" if ok else "failed", message=msg, score=cell["points"] if ok else 0.0)
+            results.append(r)
+        return results
+
+    def run_cell(self, cell: dict, ns: dict) -> tuple[bool, str]:
+        src = cell["source"]
+        name = f"<graded cell {cell['grade_id']}>"
+        hidden, inside = set(), False
+        for i, line in enumerate(src.splitlines(), 1):
+            if line.strip().startswith(HIDDEN_BEGIN):
+                inside = True
+            if inside:
+                hidden.add(i)
+            if line.strip().startswith(HIDDEN_END):
+                inside = False
+        with contextlib.suppress(Exception):
+            self.helpers.seed_everything(0)
+        out = io.StringIO()
+        try:
+            code = compile(src, name, "exec")
+            with contextlib.redirect_stdout(out), contextlib.redirect_stderr(out):
+                exec(code, ns)
+        except StudentCallError as e:
+            what = f"your `{e.func}`" if e.func else "your library"
+            if isinstance(e, StudentRaised) and "NotImplementedError" in e.message and "exercise `" in e.message:
+                return False, f"not done yet: {what} still raises NotImplementedError"
+            return False, f"{what} {e.message}"
+        except Exception as e:  # noqa: BLE001 - a failing test, whatever it raised
+            tb = traceback.extract_tb(e.__traceback__)
+            in_cell = [fs for fs in tb if fs.filename == name]
+            line = in_cell[-1].lineno if in_cell else 0
+            checks = [fs for fs in tb if fs.filename.endswith(os.sep + "checks.py")]
+            detail = f"{type(e).__name__}: {e}" if str(e) else type(e).__name__
+            if line in hidden:
+                return False, f"a hidden test failed ({type(e).__name__})"
+            if checks:
+                return False, f"{checks[-1].name} failed: {detail}"
+            return False, f"a test failed: {detail}"
+        return True, "passed (all tests, hidden ones included)"
+
+
+def _resolve_namedtuple(name: str, fields: tuple):
+    """A named tuple type of the trusted library with the same name and fields, if any."""
+    mod, _, qual = name.partition(":")
+    if not (mod == "helpers" or mod.startswith("helpers.")):
+        return None
+    m = sys.modules.get(mod)
+    cls = m
+    for part in qual.split("."):
+        cls = getattr(cls, part, None)
+    if isinstance(cls, type) and issubclass(cls, tuple) and tuple(getattr(cls, "_fields", ())) == fields:
+        return cls
+    return None
