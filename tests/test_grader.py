@@ -1,0 +1,283 @@
+"""The grader (autograde/): sandbox limits, the hostile catalogue, expected scores end to end.
+
+The catalogue runs against a small assignment built from the real notebook 1 (its set-up
+imports, three exercises with their checks and graded cells, one written answer), so that
+twenty submissions grade in a couple of minutes; the expected-score test runs the real
+course (every assignment under solutions/notebooks) once, in fast mode.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import sqlite3
+import subprocess
+import sys
+import threading
+import zipfile
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tests" / "fixtures"))
+from autograde import batch, codec, sandbox  # noqa: E402
+from autograde.course import Course  # noqa: E402
+
+WHY = sandbox.available()
+pytestmark = pytest.mark.skipif(WHY is not None, reason=f"no sandbox here: {WHY}")
+MINI_EXERCISES = ["normalize_filters", "pairwise_distances", "receptive_field"]
+
+
+def _src(c):
+    return c["source"] if isinstance(c["source"], str) else "".join(c["source"])
+
+
+def mini_root(dest: Path) -> Path:
+    """A project with the real library and a three-exercise version of notebook 1."""
+    import ast
+    shutil.copytree(ROOT / "solutions" / "helpers", dest / "solutions" / "helpers",
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    (dest / "tools").mkdir(parents=True)
+    shutil.copyfile(ROOT / "tools" / "release.py", dest / "tools" / "release.py")
+    nb = json.loads((ROOT / "solutions" / "notebooks" / "01_features.ipynb").read_text())
+    cells, first = [nb["cells"][0]], None
+    for c in nb["cells"]:
+        if c["cell_type"] == "code" and first is None:
+            lines = _src(c).splitlines()
+            keep = [l for l in lines if l.startswith(("%", "import ", "from ", "for _p", "    ", "        "))]
+            first = dict(c, source="\n".join(keep), outputs=[], execution_count=None)
+            ast.parse("\n".join(l for l in keep if not l.startswith("%")))
+            cells.append(first)
+    for i, c in enumerate(nb["cells"]):
+        md = c["metadata"].get("nbgrader", {})
+        s = _src(c)
+        if any(f'check("{e}")' in s for e in MINI_EXERCISES) or md.get("grade_id") in \
+                [f"nb1_{e}" for e in MINI_EXERCISES] + ["nb1_q1"]:
+            cells.append(c)
+    nb["cells"] = cells
+    (dest / "solutions" / "notebooks").mkdir(parents=True)
+    (dest / "solutions" / "notebooks" / "01_features.ipynb").write_text(json.dumps(nb, indent=1))
+    return dest
+
+
+# ----------------------------------------------------------------------------- fast unit tests
+def test_sandbox_contains_memory_fork_bomb_network_and_files(tmp_path):
+    """Before any hostile submission runs: the limits really hold here."""
+    wc = tmp_path / "wc"
+    wc.mkdir()
+    secret = tmp_path / "secret.txt"
+    secret.write_text("hidden")
+    sandbox.give_to(wc, sandbox.UID_BASE + 90)
+    code = f"""
+import os, socket, numpy as np
+out = {{}}
+try:
+    np.ones(30 * 10**9 // 8); out["alloc"] = "ALLOCATED"
+except MemoryError: out["alloc"] = "MemoryError"
+n = 0
+try:
+    while n < 5000:
+        if os.fork() == 0:
+            import time; time.sleep(3); os._exit(0)
+        n += 1
+except OSError: pass
+out["forks"] = n
+try:
+    socket.create_connection(("1.1.1.1", 53), timeout=2); out["net"] = "CONNECTED"
+except OSError as e: out["net"] = type(e).__name__
+try:
+    open({str(secret)!r}).read(); out["read"] = "READ"
+except OSError as e: out["read"] = type(e).__name__
+try:
+    open({str(tmp_path / 'escaped')!r}, "w").write("x"); out["write"] = "WROTE"
+except OSError as e: out["write"] = type(e).__name__
+out["uid"] = os.getuid()
+print(out)
+"""
+    argv = sandbox.bwrap_argv([sys.executable, "-c", code], workdir=wc, uid=sandbox.UID_BASE + 90,
+                              limits=sandbox.Limits(nproc=64, memory_bytes=4 << 30), env=sandbox.clean_env())
+    r = subprocess.run(argv, capture_output=True, text=True, timeout=60)
+    out = eval(r.stdout.strip().splitlines()[-1])
+    assert out["alloc"] == "MemoryError" and out["forks"] < 64, out
+    assert out["net"] != "CONNECTED" and out["read"] != "READ" and out["write"] != "WROTE", out
+    assert out["uid"] == sandbox.UID_BASE + 90 and not (tmp_path / "escaped").exists()
+
+
+def test_codec_accepts_plain_data_and_rejects_everything_else():
+    import numpy as np
+    import torch
+    blobs = []
+    head = codec.encode({"ok": (torch.arange(6.0).reshape(2, 3), np.uint8(3), [1, "a", None], float("nan"))}, blobs)
+    v = codec.decode(json.dumps(head).encode(), blobs)["ok"]
+    assert torch.equal(v[0], torch.arange(6.0).reshape(2, 3)) and v[1] == 3 and v[2] == [1, "a", None]
+
+    class Eq:
+        def __eq__(self, o):
+            return True
+    for bad in (Eq(), np.array([Eq()], dtype=object), "x" * 0 + Eq.__name__ and type("S", (str,), {})("s")):
+        with pytest.raises(TypeError):
+            codec.encode(bad, [])
+    blobs = []                      # a tensor subclass crosses only as a plain tensor (its overrides stay behind)
+    sub = torch.zeros(2).as_subclass(type("AlwaysEqual", (torch.Tensor,), {"__eq__": lambda s, o: True}))
+    back = codec.decode(json.dumps(codec.encode(sub, blobs)).encode(), blobs)
+    assert type(back) is torch.Tensor and not torch.equal(back, torch.ones(2))
+    for head, blobs in [(b'{"__tensor__": {"dtype": "object", "shape": [1], "blob": 0}}', [b"x"]),
+                        (b'{"__ndarray__": {"dtype": "float32", "shape": [4], "blob": 0}}', [b"\0" * 3]),
+                        (b'{"__pickle__": "gASV"}', []), (b"not json", [])]:
+        with pytest.raises(codec.DecodeError):
+            codec.decode(head, blobs)
+
+
+def test_collect_is_safe_and_idempotent(tmp_path):
+    root = mini_root(tmp_path / "root")
+    course = Course(tmp_path / "home", root)
+    inc = tmp_path / "in"
+    (inc / "alice" / "work" / "helpers").mkdir(parents=True)
+    (inc / "alice" / "work" / "01_features.ipynb").write_text("{}")
+    (inc / "alice" / "work" / "helpers" / "features.py").write_text("x = 1\n")
+    os.symlink("/etc/passwd", inc / "alice" / "work" / "helpers" / "link.py")
+    with zipfile.ZipFile(inc / "bob.zip", "w") as z:
+        z.writestr("../../evil.txt", "no")
+        z.writestr("bob/notebooks/01_features.ipynb", "{}")
+        z.writestr("bob/helpers/features.py", "y = 2\n")
+    (inc / "carol.zip").write_bytes(b"not a zip")
+    r = course.collect(inc, ["01_features"], log=lambda *a: None)
+    assert r == {"alice": {"01_features": "collected"}, "bob": {"01_features": "collected"},
+                 "carol": {"01_features": "unreadable"}}
+    assert not (course.submitted / "alice" / "01_features" / "helpers" / "link.py").exists()
+    assert not (tmp_path / "evil.txt").exists() and not (course.home / "evil.txt").exists()
+    assert (course.submitted / "bob" / "01_features" / "01_features.ipynb").exists()
+    assert course.collect(inc, ["01_features"], log=lambda *a: None)["alice"] == {"01_features": "unchanged"}
+
+
+# ----------------------------------------------------------------------------- the catalogue
+@pytest.fixture(scope="module")
+def mini(tmp_path_factory):
+    base = tmp_path_factory.mktemp("grader")
+    root = mini_root(base / "root")
+    course = Course(base / "home", root, cell_timeout_s=10, call_timeout_s=10, notebook_wall_s=60,
+                    judge_budget_s=60, job_wall_s=300)
+    course.release(log=lambda *a: None)
+    return course
+
+
+def test_release_hides_tests_and_solutions_and_grades_the_students_own_files(mini):
+    a = "01_features"
+    text = (mini.release_dir / a / f"{a}.ipynb").read_text()
+    assert "BEGIN HIDDEN TESTS" not in text and "Model answer" not in text
+    assert "NotImplementedError" in (mini.release_dir / a / "helpers" / "features.py").read_text()
+    cfg = mini.config()
+    excluded = set(cfg.Autograde.exclude_overwriting[a])
+    assert "helpers/features.py" in excluded and excluded == set(mini.released_files(a))
+    names = [p.__name__ for p in cfg.Autograde.sanitize_preprocessors]
+    assert names.index("ClearHiddenTests") == names.index("OverwriteCells") + 1   # before execution
+
+
+def test_hostile_catalogue(mini, tmp_path):
+    import hostile
+    a = "01_features"
+    hits = []
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(5)
+    srv.settimeout(0.5)
+    stop = threading.Event()
+
+    def accept():
+        while not stop.is_set():
+            try:
+                hits.append(srv.accept())
+            except OSError:
+                pass
+    threading.Thread(target=accept, daemon=True).start()
+    targets = [mini.home / "gradebook.db", mini.source / a / f"{a}.ipynb",
+               mini.root / "solutions" / "helpers" / "features.py",
+               mini.submitted / "good" / a / "helpers" / "features.py"]
+    inc = tmp_path / "incoming"
+    cases = hostile.build(mini.release_dir / a, mini.root / "solutions" / "helpers", inc,
+                          port=srv.getsockname()[1], target_dir=str(mini.home), targets=targets)
+    mini.collect(inc, [a], log=lambda *a: None)
+    db_before = (mini.home / "gradebook.db").stat().st_size
+    try:
+        res = batch.autograde(mini, [a], jobs=2, log=print)
+    finally:
+        stop.set()
+        srv.close()
+    batch.feedback(mini, [a], log=print)
+    out = batch.export(mini, tmp_path / "grades.csv", log=print)
+    points = {c["grade_id"]: c["points"] for c in mini.grade_cells(a) if c["kind"] == "code"}
+    assert res["failures"] == [] and res["graded"] == len(cases)
+
+    con = sqlite3.connect(mini.home / "gradebook.db")
+    assert con.execute("pragma integrity_check").fetchone()[0] == "ok"
+    got = dict(con.execute("select s.student_id, sum(g.auto_score) from grade g join submitted_notebook n on "
+                           "g.notebook_id = n.id join submitted_assignment s on n.assignment_id = s.id "
+                           "join grade_cells c on g.cell_id = c.id where c.cell_type = 'code' "
+                           "group by s.student_id").fetchall())
+    maxes = {r[0] for r in con.execute("select max_score from grade_cells where cell_type = 'code'")}
+    con.close()
+    assert set(got) == set(cases), "every submission has a gradebook record, the missing notebook included"
+    assert maxes == set(points.values()), "the points of test cells come from the instructor, not the student"
+    assert (mini.home / "gradebook.db").stat().st_size >= db_before
+
+    why = {"corrupt_json": "could not be read", "missing_notebook": "not in your submission",
+           "renamed_helpers_file": "missing from your helpers", "syntax_error": "SyntaxError",
+           "import_error": "no_such_module_for_grading", "infinite_loop": "did not finish",
+           "ignores_ctrl_c": "did not finish", "alloc_30gb": "MemoryError", "fork_bomb": "BlockingIOError",
+           "kills_kernel": "SIGKILL", "deletes_test_cells": "not done yet", "edits_test_cells": "not done yet",
+           "changes_points": "not done yet", "input_transformer": "not done yet",
+           "monkeypatches_allclose": "normalize_filters_exact failed", "always_equal": "does not accept",
+           "reads_secrets": "not done yet", "writes_outside": "not done yet", "network": "not done yet",
+           "fake_passed_output": "not done yet", "good": "passed"}
+    secret = batch.hidden_lines(mini, a)
+    assert secret
+    for case in cases:
+        lo, hi = hostile.expected(case, points)
+        assert lo <= got[case] <= hi, f"{case}: {got[case]} points, expected {lo}..{hi}"
+        fb = mini.feedback_dir / case / a
+        report = (fb / "grading_report.html").read_text()
+        assert why[case] in report, f"{case}: the feedback does not say {why[case]!r}:\n{report}"
+        for f in fb.glob("*.html"):
+            text = f.read_text()
+            assert not any(line in text for line in secret), f"{case}: hidden test in {f.name}"
+    assert "[grader] 2 / 2 points" in (mini.feedback_dir / "good" / a / f"{a}.html").read_text()
+    assert "0 / 2 points" in (mini.feedback_dir / "fake_passed_output" / a / f"{a}.html").read_text()
+
+    # the probes: nothing secret readable, nothing written outside, no network
+    for case, name in [("reads_secrets", "probe.json"), ("writes_outside", "probe_w.json"), ("network", "probe_n.json")]:
+        probe = json.loads((mini.autograded / case / a / name).read_text())
+        assert all(not isinstance(v, int) for v in probe["read"].values()), probe["read"]
+        assert not any("gradebook" in g or "source" in g for g in probe["glob"]), probe["glob"]
+        assert "WROTE" not in probe["write"].values(), probe["write"]
+        assert "CONNECTED" not in probe["net"].values(), probe["net"]
+    assert not hits, "a sandboxed submission reached a port on the host"
+    assert not list(mini.home.rglob("escaped.txt")) and not Path("/work/main/escaped.txt").exists()
+    assert "good" in out.read_text()
+
+    # idempotent: a second run grades nothing, a forced one only what is asked
+    again = batch.autograde(mini, [a], jobs=2, log=lambda *x: None)
+    assert again["graded"] == 0 and again["skipped"] == len(cases)
+
+
+def test_autograde_resumes_after_interruption(mini, tmp_path):
+    """A batch killed half-way: the next run grades exactly what is missing."""
+    import hostile
+    from autograde import job as J
+    a = "01_features"
+    inc = tmp_path / "in"
+    hostile.build(mini.release_dir / a, mini.root / "solutions" / "helpers", tmp_path / "all")
+    inc.mkdir()
+    for s in ("good", "missing_notebook"):
+        shutil.copytree(tmp_path / "all" / s, inc / ("resume_" + s))
+    mini.collect(inc, [a], log=lambda *x: None)
+    for s in ("resume_good", "resume_missing_notebook"):
+        J.state_path(mini, a, s).unlink(missing_ok=True)
+    st = J.run_job(mini, a, "resume_missing_notebook")           # the one that finished before the kill
+    assert st["status"] == "graded"
+    r = batch.autograde(mini, [a], ["resume_good", "resume_missing_notebook"], jobs=1, log=lambda *x: None)
+    assert r["graded"] == 1 and r["skipped"] == 1
+    assert J.read_state(mini, a, "resume_good")["score"] == sum(
+        c["points"] for c in mini.grade_cells(a) if c["kind"] == "code")
