@@ -6,6 +6,7 @@
 #   release   regenerate the student helpers/ and notebooks/ from solutions/
 #   data      download the data sets that are missing (CIFAR-10, ImageNet samples, paintings)
 #   bench     run the benchmarks (not part of the tests)
+#   grade     the nbgrader grader: grade release | collect DIR | autograde [-j N] | feedback | export | status
 #   python    run the environment's Python: bash course.sh python -m helpers.data status
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")"
@@ -36,6 +37,16 @@ ensure_env() {
   fi
 }
 
+ensure_sandbox_tools() {  # the grader's sandbox: Debian's bubblewrap (apt)
+  command -v bwrap >/dev/null 2>&1 && return 0
+  [ -n "${COURSE_NO_APT:-}" ] && return 0
+  local sudo=""
+  [ "$(id -u)" = 0 ] || { sudo -n true 2>/dev/null && sudo="sudo -n"; } || { echo "course.sh: bubblewrap missing and no root: grading (and its tests) need it"; return 0; }
+  echo "course.sh: installing Debian's bubblewrap for the grader's sandbox"
+  { $sudo apt-get install -y -qq bubblewrap >/dev/null 2>&1 || { $sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq bubblewrap >/dev/null; }; } \
+    || echo "course.sh: could not install bubblewrap: the grader tests will be skipped"
+}
+
 ensure_test_tools() {  # the real-browser test: playwright (pip) and Debian's chromium (apt)
   local stamp=$VENV/.course-test-installed want
   want=$(cat requirements-test.txt | sha256sum | cut -c1-16)
@@ -62,6 +73,7 @@ case "$cmd" in
   test)
     ensure_env
     ensure_test_tools
+    ensure_sandbox_tools
     # unit tests of the solutions, the release sync, the student stubs, and nbval on the
     # solved notebooks (in fast mode: the checked cells do not depend on the mode)
     export PYTHONPATH=$ROOT/solutions${PYTHONPATH:+:$PYTHONPATH} COURSE_FAST=1
@@ -86,6 +98,12 @@ case "$cmd" in
     ensure_env
     export PYTHONPATH=$ROOT/solutions${PYTHONPATH:+:$PYTHONPATH}
     exec "$PY" tools/bench.py "$@"
+    ;;
+  grade)
+    ensure_env
+    ensure_sandbox_tools
+    export PYTHONPATH=$ROOT${PYTHONPATH:+:$PYTHONPATH}
+    exec "$PY" -m autograde "$@"
     ;;
   python)
     ensure_env

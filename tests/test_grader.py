@@ -230,7 +230,7 @@ def test_hostile_catalogue(mini, tmp_path):
            "kills_kernel": "SIGKILL", "deletes_test_cells": "not done yet", "edits_test_cells": "not done yet",
            "changes_points": "not done yet", "input_transformer": "not done yet",
            "monkeypatches_allclose": "normalize_filters_exact failed", "always_equal": "does not accept",
-           "reads_secrets": "not done yet", "writes_outside": "not done yet", "network": "not done yet",
+           "sandbox_probe": "not done yet",
            "fake_passed_output": "not done yet", "good": "passed"}
     secret = batch.hidden_lines(mini, a)
     assert secret
@@ -247,8 +247,9 @@ def test_hostile_catalogue(mini, tmp_path):
     assert "0 / 2 points" in (mini.feedback_dir / "fake_passed_output" / a / f"{a}.html").read_text()
 
     # the probes: nothing secret readable, nothing written outside, no network
-    for case, name in [("reads_secrets", "probe.json"), ("writes_outside", "probe_w.json"), ("network", "probe_n.json")]:
+    for case, name in [("sandbox_probe", "probe.json")]:
         probe = json.loads((mini.autograded / case / a / name).read_text())
+        assert set(probe["read"]) >= {str(t) for t in targets}
         assert all(not isinstance(v, int) for v in probe["read"].values()), probe["read"]
         assert not any("gradebook" in g or "source" in g for g in probe["glob"]), probe["glob"]
         assert "WROTE" not in probe["write"].values(), probe["write"]
@@ -281,3 +282,141 @@ def test_autograde_resumes_after_interruption(mini, tmp_path):
     assert r["graded"] == 1 and r["skipped"] == 1
     assert J.read_state(mini, a, "resume_good")["score"] == sum(
         c["points"] for c in mini.grade_cells(a) if c["kind"] == "code")
+
+
+# ----------------------------------------------------------------------------- expected scores
+def _splice(stub: str, sol: str, names: set[str]) -> str:
+    """The stubbed module with the functions ``names`` taken from the solution."""
+    import ast
+    s_tree, o_tree = ast.parse(stub), ast.parse(sol)
+    sol_lines = sol.splitlines(keepends=True)
+    sol_fns = {n.name: "".join(sol_lines[(n.decorator_list[0].lineno if n.decorator_list else n.lineno) - 1:n.end_lineno])
+               for n in o_tree.body if isinstance(n, ast.FunctionDef)}
+    lines = stub.splitlines(keepends=True)
+    for n in sorted((n for n in s_tree.body if isinstance(n, ast.FunctionDef) and n.name in names),
+                    key=lambda n: -n.lineno):
+        start = (n.decorator_list[0].lineno if n.decorator_list else n.lineno) - 1
+        lines[start:n.end_lineno] = [sol_fns[n.name]]
+    return "".join(lines)
+
+
+def test_expected_scores_end_to_end(tmp_path):
+    """The real course, every assignment: the solutions get full marks, the untouched release
+    zero (without crashing), a library with the first half of each module's exercises done
+    exactly the points of those exercises."""
+    from autograde.judge import exercise_functions
+    course = Course(tmp_path / "home", ROOT)
+    course.release(log=print)
+    assignments = course.assignments()
+    assert assignments, "no graded notebook found"
+    rel = course.release_dir / assignments[0] / "helpers"
+    inc = tmp_path / "in"
+    shutil.copytree(ROOT / "solutions" / "helpers", inc / "solution" / "helpers", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(rel, inc / "untouched" / "helpers")
+    shutil.copytree(rel, inc / "half" / "helpers")
+    done = set()
+    for mod, names in exercise_functions(rel).items():
+        first = set(names[: (len(names) + 1) // 2])
+        done |= first
+        f = mod.split(".")[1] + ".py"
+        (inc / "half" / "helpers" / f).write_text(
+            _splice((rel / f).read_text(), (ROOT / "solutions" / "helpers" / f).read_text(), first))
+    all_ex = {n for names in exercise_functions(rel).values() for n in names}
+    for a in assignments:
+        shutil.copyfile(ROOT / "solutions" / "notebooks" / f"{a}.ipynb", inc / "solution" / f"{a}.ipynb")
+        for s in ("untouched", "half"):
+            shutil.copyfile(course.release_dir / a / f"{a}.ipynb", inc / s / f"{a}.ipynb")
+    course.collect(inc, log=print)
+    res = batch.autograde(course, jobs=2, log=print)
+    assert res["failures"] == []
+    from autograde import job as J
+    for a in assignments:
+        code = [c for c in course.grade_cells(a) if c["kind"] == "code"]
+        for c in code:
+            assert c["grade_id"].split("_", 1)[1] in all_ex, \
+                f"{a}: graded cell {c['grade_id']} is not named nbN_<exercise function>"
+        full = sum(c["points"] for c in code)
+        half = sum(c["points"] for c in code if c["grade_id"].split("_", 1)[1] in done)
+        got = {s: J.read_state(course, a, s) for s in ("solution", "untouched", "half")}
+        assert got["solution"]["score"] == full, got["solution"]["summary"]
+        assert got["untouched"]["score"] == 0 and got["untouched"]["nbgrader"]["success"], got["untouched"]["summary"]
+        assert got["half"]["score"] == half and 0 < half < full, got["half"]["summary"]
+        print(f"{a}: solution {full:g} in {got['solution']['seconds']} s (notebook run "
+              f"{got['solution']['nbgrader']['seconds']} s, judge {got['solution']['judge_seconds']} s)")
+    with course.gradebook() as gb:
+        for a in assignments:
+            assert gb.find_submission(a, "solution").code_score == sum(
+                c["points"] for c in course.grade_cells(a) if c["kind"] == "code")
+
+
+# ----------------------------------------------------------------------------- PostgreSQL
+def _postgres_bin():
+    for d in sorted(Path("/usr/lib/postgresql").glob("*/bin"), reverse=True):
+        if (d / "initdb").exists() and (d / "pg_ctl").exists():
+            return d
+    return None
+
+
+@pytest.fixture
+def postgres(tmp_path):
+    import pwd
+    import tempfile
+    pg = _postgres_bin()
+    if pg is None:
+        pytest.skip("PostgreSQL is not installed (Debian: apt-get install postgresql)")
+    try:
+        import psycopg  # noqa: F401
+    except ImportError:
+        pytest.skip("no PostgreSQL driver for SQLAlchemy (pip install -r requirements-test.txt)")
+    user = "coursepg"
+    try:
+        pwd.getpwnam(user)
+    except KeyError:
+        if subprocess.run(["useradd", "--system", "--no-create-home", user], capture_output=True).returncode:
+            pytest.skip("initdb refuses root and no user could be created for PostgreSQL")
+    d = Path(tempfile.mkdtemp(prefix="coursepg-"))
+    os.chmod(d, 0o755)
+    shutil.chown(d, user)
+    run = ["runuser", "-u", user, "--"]
+    r = subprocess.run(run + [str(pg / "initdb"), "-D", str(d / "data"), "--auth=trust", "-U", "grader"],
+                       capture_output=True, text=True)
+    if r.returncode:
+        shutil.rmtree(d, ignore_errors=True)
+        pytest.skip(f"initdb failed: {r.stderr[-300:]}")
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    r = subprocess.run(run + [str(pg / "pg_ctl"), "-D", str(d / "data"), "-l", str(d / "log"), "-w", "-o",
+                              f"-p {port} -k {d} -h 127.0.0.1", "start"], capture_output=True, text=True)
+    try:
+        if r.returncode:
+            pytest.skip(f"PostgreSQL did not start: {r.stderr[-300:]}")
+        yield f"postgresql+psycopg://grader@127.0.0.1:{port}/postgres"
+    finally:
+        subprocess.run(run + [str(pg / "pg_ctl"), "-D", str(d / "data"), "-m", "immediate", "stop"],
+                       capture_output=True)
+        shutil.rmtree(d, ignore_errors=True)
+
+
+def test_postgresql_gradebook(postgres, tmp_path, monkeypatch):
+    import csv
+    import hostile
+    monkeypatch.setenv("COURSE_GRADER_DB_URL", postgres)
+    root = mini_root(tmp_path / "root")
+    course = Course(tmp_path / "home", root, cell_timeout_s=10, call_timeout_s=10)
+    assert course.db_url == postgres
+    course.release(log=print)
+    a = "01_features"
+    hostile.build(course.release_dir / a, root / "solutions" / "helpers", tmp_path / "all")
+    inc = tmp_path / "in"
+    for s in ("good", "missing_notebook"):
+        shutil.copytree(tmp_path / "all" / s, inc / s)
+    course.collect(inc, [a], log=print)
+    assert batch.autograde(course, [a], jobs=2, log=print)["failures"] == []
+    out = batch.export(course, tmp_path / "grades.csv", log=print)
+    assert not (course.home / "gradebook.db").exists(), "the SQLite file was used instead of PostgreSQL"
+    rows = {r["student_id"]: r for r in csv.DictReader(out.open())}
+    full = sum(c["points"] for c in course.grade_cells(a) if c["kind"] == "code")
+    assert float(rows["good"]["raw_score"]) == full and float(rows["missing_notebook"]["raw_score"]) == 0
+    assert float(rows["good"]["max_score"]) == course.points(a)
