@@ -145,10 +145,10 @@ class Worker:
             rc = self.proc.wait(5)
         except subprocess.TimeoutExpired:
             return "unresponsive"
-        if rc < 0:
-            import signal
-            name = signal.Signals(-rc).name if -rc in signal.Signals._value2member_map_ else str(-rc)
-            return f"killed by {name}"
+        import signal
+        sig = -rc if rc < 0 else rc - 128 if rc > 128 else 0     # bwrap's init reports 128 + signal
+        if sig and sig in signal.Signals._value2member_map_:
+            return f"killed by {signal.Signals(sig).name}"
         return f"exit code {rc}"
 
     def _tail(self, n: int = 12) -> str:
