@@ -125,6 +125,8 @@ def bwrap_argv(cmd: list[str], *, workdir: Path, uid: int, limits: Limits, env: 
         a += ["--ro-bind", str(p), str(p)]
     for p in rw_binds:
         a += ["--bind", str(p), str(p)]
+    # writable for the sandbox uid even if the caller re-created it after give_to()
+    a += ["--chmod", "1777", str(workdir)]
     a += ["--chdir", str(workdir), "--",
           "setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups", "--inh-caps=-all",
           "--bounding-set=-all", "--no-new-privs", "--",
@@ -164,6 +166,7 @@ def take_back(path: Path) -> list[str]:
             if _s.S_ISREG(st.st_mode) and st.st_mode & 0o6000:   # no setuid/setgid files
                 os.chmod(p, st.st_mode & 0o777)
     os.lchown(path, 0, 0)
+    os.chmod(path, 0o755)
     return removed
 
 
