@@ -258,6 +258,131 @@ NB3 = {}
 NB4 = {}
 
 # ============================================================================ notebook 5
-NB5 = {}
+def check_neighbourhood_ssd_exact():
+    from . import style as St
+    patches = torch.tensor([[0.0, 1.0, 2.0], [1.0, 1.0, 1.0], [3.0, 0.0, 2.0]])
+    nb = torch.tensor([1.0, 5.0, 2.0])          # the middle pixel is not generated yet
+    mask = torch.tensor([1.0, 0.0, 1.0])
+    w = torch.tensor([1.0, 1.0, 3.0])
+    d = St.neighbourhood_ssd(patches, nb, mask, w)
+    assert isinstance(d, torch.Tensor) and d.shape == (3,), "return one distance per candidate patch: shape (P,)"
+    assert not torch.allclose(d, torch.tensor([17.0, 19.0, 29.0]) / 5, atol=1e-4), \
+        "multiply by the mask: pixels not generated yet must not count"
+    assert not torch.allclose(d, torch.tensor([1.0, 3.0, 4.0]), atol=1e-4), \
+        "divide by sum(weights * mask), so that pixels with few known neighbours compare fairly"
+    assert torch.allclose(d, torch.tensor([0.25, 0.75, 1.0]), atol=1e-5), \
+        "distance = sum(weights * mask * (patch - neighbourhood)^2) / sum(weights * mask)"
+    g = torch.Generator().manual_seed(0)
+    P, nb, m, w = torch.rand(50, 9, generator=g), torch.rand(9, generator=g), (torch.rand(9, generator=g) > 0.4).float(), torch.rand(9, generator=g)
+    m[4] = 1.0
+    want = torch.stack([(w * m * (p - nb) ** 2).sum() / (w * m).sum() for p in P])
+    assert torch.allclose(St.neighbourhood_ssd(P, nb, m, w), want, atol=1e-5), "compare with every row of patches"
+
+
+def check_pick_match_rule():
+    from . import style as St
+    d = torch.tensor([5.0, 1.0, 1.05, 2.0, 1.1])
+    g = torch.Generator().manual_seed(0)
+    got = St.pick_match(d, 0.0, g)
+    assert isinstance(got, int), "return a Python int (use int(...))"
+    assert got == 1, "with eps = 0 only the best candidate qualifies"
+    picks = {St.pick_match(d, 0.1, g) for _ in range(200)}
+    assert picks <= {1, 2, 4}, "only candidates with distance <= (1 + eps) * best may be picked"
+    assert picks == {1, 2, 4}, "pick uniformly at random among all qualifying candidates (not always the best)"
+    a = [St.pick_match(d, 0.1, torch.Generator().manual_seed(5)) for _ in range(2)]
+    assert a[0] == a[1], "draw with the generator you are given, so a seed repeats the result"
+
+
+def check_efros_leung_stripes():
+    from . import style as St
+    sample = np.zeros((12, 12), np.uint8)
+    sample[:, ::2] = 255                       # vertical stripes, period 2
+    out = St.efros_leung(sample, 10, window=5, eps=0.0, seed=0, progress=False)
+    assert out.shape == (10, 10) and out.dtype == np.uint8
+    assert set(np.unique(out)) <= {0, 255}, "every output pixel must be a pixel of the sample"
+    assert (out == out[:1]).all() and (out[:, 1:] != out[:, :-1]).all(), \
+        "stripes must continue: check neighbourhood_ssd and pick_match"
+
+
+def check_gram_matrix_exact():
+    from . import style as St
+    f = torch.tensor([[[[1.0, 2.0], [3.0, 4.0]], [[0.0, 1.0], [0.0, 1.0]]]])     # (1, C=2, 2, 2)
+    g = St.gram_matrix(f)
+    assert g.shape == (1, 2, 2), "a batch (N, C, H, W) gives (N, C, C)"
+    assert not torch.allclose(g, torch.tensor([[[30.0, 6.0], [6.0, 2.0]]])), "normalize: divide by H * W"
+    assert not torch.allclose(g, torch.tensor([[[3.75, 0.75], [0.75, 0.25]]])), \
+        "divide by H * W (the number of positions), not by C * H * W"
+    assert torch.allclose(g, torch.tensor([[[7.5, 1.5], [1.5, 0.5]]])), "G = F F^T / (H W) with F = features as (C, H W)"
+    assert St.gram_matrix(f[0]).shape == (2, 2), "one image (C, H, W) gives (C, C)"
+
+
+def check_content_loss_exact():
+    from . import style as St
+    f = torch.tensor([[[[1.0, 2.0], [3.0, 4.0]]]])
+    assert float(St.content_loss(f, torch.zeros_like(f))) == 7.5, "the mean (not the sum) of the squared differences"
+    assert float(St.content_loss(f, f)) == 0.0
+    assert St.content_loss(f, f).ndim == 0, "return a scalar tensor"
+
+
+def check_style_loss_exact():
+    from . import style as St
+    f = torch.tensor([[[[1.0, 2.0], [3.0, 4.0]], [[0.0, 1.0], [0.0, 1.0]]]])
+    got = St.style_loss({"a": f}, {"a": torch.zeros(2, 2)}, {"a": 2.0})
+    assert got.ndim == 0, "return a scalar tensor"
+    assert abs(float(got) - 30.5) < 1e-4, "w * mean((gram_matrix(features) - target)^2) over the Gram entries"
+    two = St.style_loss({"a": f, "b": f * 2}, {"a": torch.zeros(2, 2), "b": torch.zeros(2, 2)}, {"a": 2.0, "b": 1.0})
+    assert abs(float(two) - (30.5 + 244.0)) < 1e-3, "sum the weighted losses of all target layers"
+    perm = f.flatten(2)[..., torch.tensor([3, 0, 2, 1])].view_as(f)
+    assert abs(float(St.style_loss({"a": perm}, {"a": torch.zeros(2, 2)}, {"a": 2.0})) - 30.5) < 1e-4
+    assert float(St.style_loss({"a": f}, {"a": St.gram_matrix(f)[0]})) == 0.0, "weights=None means weight 1"
+
+
+def check_instance_norm_stats():
+    from . import style as St
+    x = torch.tensor([[[[1.0, 3.0]], [[2.0, 2.0]]]])       # (1, 2, 1, 2)
+    y = St.instance_norm(x, eps=0.0 + 1e-12)
+    assert y.shape == x.shape
+    assert torch.allclose(y[0, 0], torch.tensor([[-1.0, 1.0]]), atol=1e-4), \
+        "subtract the mean and divide by the biased standard deviation (var over H W, unbiased=False)"
+    assert torch.isfinite(y).all() and torch.allclose(y[0, 1], torch.zeros(1, 2)), \
+        "a constant channel becomes 0: eps keeps the division finite"
+    x = torch.randn(3, 4, 5, 6, generator=torch.Generator().manual_seed(1)) * 3 + 2
+    y = St.instance_norm(x)
+    assert torch.allclose(y.mean((2, 3)), torch.zeros(3, 4), atol=1e-5), "zero mean per image and channel"
+    assert torch.allclose(y.var((2, 3), unbiased=False), torch.ones(3, 4), atol=1e-3), "unit variance per image and channel"
+    assert torch.allclose(y, torch.nn.functional.instance_norm(x, eps=1e-5), atol=1e-5)
+
+
+def check_conditional_instance_norm():
+    from . import style as St
+    torch.manual_seed(0)
+    cin = St.ConditionalInstanceNorm(3, 2)
+    with torch.no_grad():
+        cin.gamma.copy_(torch.tensor([[1.0, 2.0, 3.0], [0.5, -1.0, 2.0]]))
+        cin.beta.copy_(torch.tensor([[0.0, 1.0, 0.0], [1.0, 1.0, -1.0]]))
+    x = torch.randn(2, 3, 4, 4, generator=torch.Generator().manual_seed(2))
+    F_ = torch.nn.functional
+    y = cin(x, torch.tensor([0.0, 1.0]))
+    assert y.shape == x.shape
+    assert torch.allclose(y, F_.instance_norm(x, weight=cin.gamma[1], bias=cin.beta[1]), atol=1e-5), \
+        "a one-hot style picks that style's row of gamma (scale) and beta (shift)"
+    mix = cin(x, torch.tensor([0.5, 0.5]))
+    want = F_.instance_norm(x, weight=cin.gamma.mean(0), bias=cin.beta.mean(0))
+    assert torch.allclose(mix, want, atol=1e-5), "mixing styles mixes gamma and beta: style @ gamma, style @ beta"
+    per = cin(x, torch.tensor([[1.0, 0.0], [0.0, 1.0]]))
+    assert torch.allclose(per[0], F_.instance_norm(x[:1], weight=cin.gamma[0], bias=cin.beta[0])[0], atol=1e-5) and \
+        torch.allclose(per[1], y[1], atol=1e-5), "style (N, S): each image has its own style weights"
+
+
+NB5 = {
+    "neighbourhood_ssd": check_neighbourhood_ssd_exact,
+    "pick_match": check_pick_match_rule,
+    "efros_leung": check_efros_leung_stripes,
+    "gram_matrix": check_gram_matrix_exact,
+    "content_loss": check_content_loss_exact,
+    "style_loss": check_style_loss_exact,
+    "instance_norm": check_instance_norm_stats,
+    "conditional_instance_norm": check_conditional_instance_norm,
+}
 
 CHECKS = {**NB1, **NB2, **NB3, **NB4, **NB5}
