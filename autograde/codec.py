@@ -91,12 +91,12 @@ def encode(obj, blobs: list, _depth: int = 0):
         rg = bool(obj.requires_grad)
         if t.dtype == torch.bfloat16:
             t = t.float()
-        a = np.ascontiguousarray(torch.Tensor.numpy(torch.Tensor.resolve_conj(t)))
+        a = np.array(torch.Tensor.numpy(torch.Tensor.resolve_conj(t)), order="C", copy=True)   # keeps 0-d
         return {"__tensor__": _array(a, blobs), "requires_grad": rg}
     if isinstance(obj, np.ndarray):
         if obj.dtype.name not in DTYPES:
             raise TypeError(f"cannot return a NumPy array of dtype {obj.dtype}")
-        return {"__ndarray__": _array(np.ascontiguousarray(np.asarray(obj)), blobs)}
+        return {"__ndarray__": _array(np.array(obj, order="C", copy=True), blobs)}
     if isinstance(obj, np.generic):
         if obj.dtype.name not in DTYPES:
             raise TypeError(f"cannot return a NumPy scalar of dtype {obj.dtype}")

@@ -221,12 +221,36 @@ class Worker:
             raise BadReturn(func, "returned data the grader cannot read")
         if "error" in reply:
             e = reply["error"] if isinstance(reply["error"], dict) else {}
-            raise StudentRaised(func, f"raised {e.get('type', '?')}: {e.get('message', '')}" + _where(e))
+            raise _raised(func, str(e.get("type", "?")), f"raised {e.get('type', '?')}: {e.get('message', '')}" + _where(e))
         if "bad_return" in reply:
             raise BadReturn(func, f"returned something the grader does not accept: {reply['bad_return']}")
         if "ok" not in reply:
             raise BadReturn(func, "returned data the grader cannot read")
         return reply["ok"], reply.get("effects") or []
+
+
+_SAFE = {n: getattr(__import__("builtins"), n) for n in (
+    "ValueError", "TypeError", "IndexError", "KeyError", "RuntimeError", "ZeroDivisionError", "AttributeError",
+    "NotImplementedError", "ArithmeticError", "OverflowError", "LookupError", "MemoryError", "RecursionError")}
+_CLASSES: dict = {}
+
+
+def _raised(func: str, type_name: str, message: str) -> StudentRaised:
+    """A StudentRaised that is also an instance of the judge's own class of the same name
+    (a builtin exception, or the library's CourseError), so that a test expecting the
+    student's function to raise (``except ValueError``) sees it as the notebook would."""
+    base = _SAFE.get(type_name)
+    if base is None and type_name in ("helpers.utils.CourseError", "CourseError"):
+        base = getattr(sys.modules.get("helpers.utils"), "CourseError", None)
+    if base is None:
+        return StudentRaised(func, message)
+    cls = _CLASSES.get(base)
+    if cls is None:
+        cls = _CLASSES[base] = type(f"Student{base.__name__}", (base, StudentRaised), {"__init__": Exception.__init__,
+                                                                                       "__str__": lambda s: s.message})
+    e = cls(message)
+    e.func, e.message = func, message
+    return e
 
 
 def _where(err: dict) -> str:
