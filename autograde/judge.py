@@ -300,6 +300,14 @@ def _apply_effects(effects, args, kwargs):
                         target.data = data.to(target.dtype)
             if isinstance(grad, torch.Tensor) and target.is_floating_point():
                 target.grad = grad.to(target.dtype).reshape(target.shape) if grad.numel() == target.numel() else grad
+        elif eff.get("kind") == "torch_generator" and isinstance(target, torch.Generator):
+            if isinstance(eff.get("state"), torch.Tensor):
+                with contextlib.suppress(Exception):
+                    target.set_state(eff["state"].to(torch.uint8))
+        elif eff.get("kind") == "np_generator" and hasattr(target, "bit_generator"):
+            if isinstance(eff.get("state"), dict):
+                with contextlib.suppress(Exception):
+                    target.bit_generator.state = eff["state"]
         elif eff.get("kind") == "module" and isinstance(target, torch.nn.Module):
             before = {e[0]: e for e in eff.get("before", []) if isinstance(e, list) and len(e) == 4}
             after = {e[0]: e for e in eff.get("modules", []) if isinstance(e, list) and len(e) == 4}

@@ -64,6 +64,10 @@ def _snapshot(args, kwargs):
             snaps.append((path, v, "tensor", torch.Tensor.detach(v).clone()))
         elif isinstance(v, torch.nn.Module):
             snaps.append((path, v, "module", _signature(v)))
+        elif isinstance(v, torch.Generator):
+            snaps.append((path, v, "torch_generator", None))
+        elif type(v).__module__.startswith("numpy.random") and hasattr(v, "bit_generator"):
+            snaps.append((path, v, "np_generator", None))
     return snaps
 
 
@@ -77,6 +81,10 @@ def _effects(snaps):
                 now.cpu().numpy().tobytes() != before.cpu().numpy().tobytes()
             g = v.grad
             eff.append({"path": path, "kind": "tensor", "data": now if changed else None, "grad": g})
+        elif kind == "torch_generator":      # a random generator advances: the caller's copy must too
+            eff.append({"path": path, "kind": kind, "state": v.get_state()})
+        elif kind == "np_generator":
+            eff.append({"path": path, "kind": kind, "state": v.bit_generator.state})
         else:
             after = _signature(v)
             if after != before:
