@@ -4,6 +4,8 @@ Plumbing (complete): ``utils`` (seeding, fast mode, errors), ``data`` (images an
 sets), ``models`` (the model zoo and its one interface), ``display`` (pictures).
 Exercises (you complete them, notebook by notebook): ``features`` (notebook 1),
 ``saliency`` (notebook 2). ``checks`` holds the local checks the notebooks run.
+Notebook 5's exercises and plumbing are in ``style`` (texture synthesis, Gatys and fast style
+transfer; its trained networks ship in ``weights/``).
 """
 from .utils import CourseError, fast_mode, get_device, pick, seed_everything
 
