@@ -2,8 +2,12 @@
 
 Plumbing (complete): ``utils`` (seeding, fast mode, errors), ``data`` (images and data
 sets), ``models`` (the model zoo and its one interface), ``display`` (pictures).
+``optim`` is the one image-optimization loop that notebooks 3-5 share.
 Exercises (you complete them, notebook by notebook): ``features`` (notebook 1),
-``saliency`` (notebook 2). ``checks`` holds the local checks the notebooks run.
+``saliency`` (notebook 2), ``ascent`` (notebook 3), ``inversion`` (notebook 4).
+``checks`` holds the local checks the notebooks run.
+Notebook 5's exercises and plumbing are in ``style`` (texture synthesis, Gatys and fast style
+transfer; its trained networks ship in ``weights/``).
 """
 from .utils import CourseError, fast_mode, get_device, pick, seed_everything
 

@@ -249,4 +249,367 @@ NB2 = {
     "class_activation_map": check_class_activation_map_exact,
     "grad_cam": check_grad_cam_tiny,
 }
-CHECKS = {**NB1, **NB2}
+
+
+# ============================================================================ notebook 3
+def _score_model(weight):
+    """A linear "network" whose logits are ``weight . x`` (K classes): gradients known exactly."""
+    class Linear(torch.nn.Module):
+        def forward(self, x):
+            return x.flatten(1) @ weight.T
+    return Linear()
+
+
+def check_ascent_step_exact():
+    from . import ascent as As
+    g = torch.Generator().manual_seed(0)
+    w = torch.randn(3, 3 * 4 * 5, generator=g)
+    model = _score_model(w)
+    base = torch.full((1, 3, 4, 5), 0.5)
+    delta = torch.randn(1, 3, 4, 5, generator=g) * 0.1
+    keep = delta.clone()
+    new, obj = As.ascent_step(model, delta, base, target=1, lr=0.1, l2=0.0)
+    assert torch.equal(delta, keep), "do not change delta in place: return a new tensor"
+    assert isinstance(obj, float) and abs(obj - float(model(base + delta)[0, 1])) < 1e-4, \
+        "return the objective (a float) computed before the step"
+    gw = w[1].view(1, 3, 4, 5)
+    assert torch.allclose(new, delta + 0.1 * gw / gw.abs().mean(), atol=1e-5), \
+        "step: delta + lr * g / mean(|g|), with g the gradient of the class score (ascent: plus)"
+    new2, obj2 = As.ascent_step(model, delta, base, target=1, lr=0.1, l2=0.5)
+    assert abs(obj2 - (obj - 0.5 * float((delta ** 2).sum()))) < 1e-4, "objective: S_c - l2 * ||delta||^2"
+    gl = gw - 2 * 0.5 * delta
+    assert torch.allclose(new2, delta + 0.1 * gl / gl.abs().mean(), atol=1e-5), \
+        "the L2 term's gradient is -2 * l2 * delta"
+    d = torch.randn(1, 3, 6, 6, generator=g)
+    shrink, _ = As.ascent_step(_score_model(torch.zeros(2, 108)), d, torch.zeros(1, 3, 6, 6), 0, lr=0.01, l2=1.0)
+    assert shrink.norm() < d.norm(), "with no class signal, the L2 penalty alone must shrink the image"
+    # jitter: roll, step, roll back; with a position-dependent model the shift matters
+    sh, _ = As.ascent_step(model, delta, base, target=1, lr=0.1, shift=(1, 2))
+    rolled = torch.roll(gw, (-1, -2), dims=(-2, -1))
+    assert torch.allclose(sh, delta + 0.1 * rolled / rolled.abs().mean(), atol=1e-5), \
+        "jitter: roll delta (and base) by shift before the forward pass, roll the result back by -shift"
+
+
+def check_ascent_improves():
+    from . import ascent as As
+    model = tiny_cnn(seed=3)
+    base = torch.full((1, 3, 16, 16), 0.5)
+    delta = torch.zeros_like(base)
+    objs = []
+    for _ in range(6):
+        delta, o = As.ascent_step(model, delta, base, target=2, lr=0.02)
+        objs.append(o)
+    assert objs[-1] > objs[0], f"the class score must grow over 5 steps (went {objs[0]:.3f} -> {objs[-1]:.3f}): ascend, not descend"
+
+
+def check_clip_small_values_exact():
+    from . import ascent as As
+    d = torch.tensor([[[[3.0, 0.1], [0.0, 1.0]], [[4.0, 0.1], [2.0, 0.0]], [[0.0, 0.1], [0.0, 0.0]]]])
+    # pixel norms: 5, 0.173, 2, 1 -> the 50th percentile is 1.5
+    out = As.clip_small_values(d, 50)
+    want = d.clone()
+    want[..., 0, 1] = 0
+    want[..., 1, 1] = 0
+    assert out.shape == d.shape, "keep the shape (1, 3, H, W)"
+    assert torch.equal(out, want), "zero all 3 channels of pixels whose colour norm is below the percentile"
+    assert torch.equal(As.clip_small_values(d, 0), d), "percentile 0 changes nothing"
+    assert d[0, 0, 0, 1] == 0.1, "do not change the input in place"
+
+
+def check_clip_small_gradients_exact():
+    from . import ascent as As
+    d = torch.tensor([[[[1.0, 2.0], [1.0, -1.0]], [[1.0, 0.0], [0.0, 1.0]], [[0.0, 0.0], [1.0, 0.0]]]])
+    g = torch.tensor([[[[1.0, 1.0], [3.0, 2.0]], [[-1.0, 0.0], [0.0, 1.0]], [[5.0, 1.0], [-2.0, 0.0]]]])
+    # contributions |sum_c d*g|: (0,0) 1-1+0 = 0; (0,1) 2; (1,0) 3-2 = 1; (1,1) -2+1 = |-1| = 1
+    out = As.clip_small_gradients(d, g, 30)
+    want = d.clone()
+    want[..., 0, 0] = 0
+    assert torch.equal(out, want), "contribution = |sum over colours of delta * grad| (sum first, then abs)"
+    out2 = As.clip_small_gradients(d, g, 80)   # contributions 0, 2, 1, 1: the 80th percentile is 1.4
+    assert torch.equal(out2, d * torch.tensor([[0.0, 1.0], [0.0, 0.0]])), \
+        "zero every pixel whose contribution is below the percentile (torch.quantile of all contributions)"
+    assert torch.equal(As.clip_small_gradients(d, g, 0), d), "percentile 0 changes nothing"
+
+
+def check_facet_starts_small():
+    from . import ascent as As
+    imgs = torch.arange(5 * 3 * 2 * 2, dtype=torch.float32).view(5, 3, 2, 2)
+    feats = torch.tensor([[10.0, 0.0], [0.0, 0.0], [10.0, 0.1], [0.1, 0.0], [10.1, 0.0]])
+    means, labels = As.facet_starts(imgs, feats, k=2)
+    assert means.shape == (2, 3, 2, 2), "means: one mean image per cluster, (k, 3, H, W)"
+    assert labels.tolist() == [0, 1, 0, 1, 0], "label 0 is the largest cluster (images 0, 2, 4 here)"
+    assert torch.allclose(means[0], imgs[[0, 2, 4]].mean(0)), "mean image of the images in each cluster"
+    assert torch.allclose(means[1], imgs[[1, 3]].mean(0))
+
+
+def check_fooling_image_stops():
+    from . import ascent as As
+    model = tiny_cnn(seed=5)
+    x = torch.rand(1, 3, 16, 16, generator=torch.Generator().manual_seed(2))
+    start = int(model(x).argmax())
+    target = 2                          # reached in about 20 steps of lr 0.01 (start: class 0)
+    fooled, steps = As.fooling_image(model, x, target, lr=0.01, max_steps=200)
+    assert isinstance(steps, int), "return (image, number of steps)"
+    assert fooled.shape == x.shape and fooled.min() >= 0 and fooled.max() <= 1, "keep a valid image in [0, 1]"
+    assert int(model(fooled).argmax()) == target, "the fooled image must be classified as the target"
+    assert steps > 0, "the start image was not the target: at least one step"
+    early, s2 = As.fooling_image(model, x, target, lr=0.01, max_steps=steps - 1)
+    assert s2 == steps - 1 and int(model(early).argmax()) != target, \
+        "stop as soon as the target wins: one step fewer must not reach it (count steps taken)"
+    same, s0 = As.fooling_image(model, x, start, lr=0.01)
+    assert s0 == 0 and torch.equal(same, x), "already the target: 0 steps, image unchanged"
+
+
+def check_fgsm_exact():
+    from . import ascent as As
+    model = tiny_cnn(seed=6)
+    x = torch.rand(2, 3, 16, 16, generator=torch.Generator().manual_seed(4))
+    y = torch.tensor([1, 2])
+    adv = As.fgsm(model, x, y, eps=0.03)
+    xr = x.clone().requires_grad_(True)
+    torch.nn.functional.cross_entropy(model(xr), y).backward()
+    want = (x + 0.03 * xr.grad.sign()).clamp(0, 1)
+    assert adv.shape == x.shape, "same shape as the input batch"
+    assert torch.allclose(adv, want, atol=1e-6), "untargeted: x + eps * sign(grad of the cross-entropy of the true label)"
+    assert (adv - x).abs().max() <= 0.03 + 1e-6 and adv.min() >= 0 and adv.max() <= 1, "stay within eps and in [0, 1]"
+    tgt = As.fgsm(model, x, y, eps=0.03, targeted=True)
+    assert torch.allclose(tgt, (x - 0.03 * xr.grad.sign()).clamp(0, 1), atol=1e-6), "targeted: step down the target's loss"
+
+
+def check_pgd_projection():
+    from . import ascent as As
+    model = tiny_cnn(seed=6)
+    x = torch.rand(2, 3, 16, 16, generator=torch.Generator().manual_seed(4))
+    y = torch.tensor([1, 2])
+    one = As.pgd(model, x, y, eps=0.03, alpha=0.03, steps=1)
+    assert torch.allclose(one, As.fgsm(model, x, y, 0.03), atol=1e-6), "one step with alpha = eps is FGSM"
+    adv = As.pgd(model, x, y, eps=0.02, alpha=0.01, steps=5)
+    assert (adv - x).abs().max() <= 0.02 + 1e-6, "project: the change must stay within eps of the ORIGINAL x"
+    assert adv.min() >= 0 and adv.max() <= 1, "clamp to [0, 1] after each step"
+    ce = torch.nn.functional.cross_entropy
+    with torch.no_grad():
+        assert ce(model(adv), y) > ce(model(x), y), "untargeted PGD must increase the loss"
+    rs = As.pgd(model, x, y, eps=0.02, alpha=0.01, steps=2, random_start=True)
+    assert (rs - x).abs().max() <= 0.02 + 1e-6 and not torch.equal(rs, As.pgd(model, x, y, eps=0.02, alpha=0.01, steps=2)), \
+        "random_start adds uniform noise in [-eps, eps] before the first step"
+
+
+NB3 = {
+    "ascent_step": check_ascent_step_exact,
+    "ascent_improves": check_ascent_improves,
+    "clip_small_values": check_clip_small_values_exact,
+    "clip_small_gradients": check_clip_small_gradients_exact,
+    "facet_starts": check_facet_starts_small,
+    "fooling_image": check_fooling_image_stops,
+    "fgsm": check_fgsm_exact,
+    "pgd": check_pgd_projection,
+}
+
+# ============================================================================ notebook 4
+def check_total_variation_exact():
+    from . import inversion as In
+    x = torch.tensor([[[[0.0, 1.0], [2.0, 4.0]]]])          # (1, 1, 2, 2)
+    # (0,0): dx 1, dy 2 -> 5; (0,1): dx 0 (border), dy 3 -> 9; (1,0): dx 2, dy 0 -> 4; (1,1): 0
+    tv2 = In.total_variation(x, beta=2)
+    assert tv2.ndim == 0, "return a scalar tensor"
+    assert torch.isclose(tv2, torch.tensor(18.0)), \
+        "beta=2: sum of (dx^2 + dy^2); the missing neighbour at the last row/column counts as 0"
+    want1 = 5 ** 0.5 + 3.0 + 2.0
+    assert torch.isclose(In.total_variation(x, beta=1), torch.tensor(want1)), \
+        "beta=1: sum of (dx^2 + dy^2) ** (1/2): add the squares first, then take the power"
+    two = torch.cat([x, 2 * x], dim=1)
+    assert torch.isclose(In.total_variation(two, beta=2), torch.tensor(18.0 * 5)), "sum over channels too"
+    assert In.total_variation(torch.ones(2, 3, 1, 1), 1).item() == 0, "a 1 x 1 image has TV 0"
+    flat = torch.full((1, 3, 5, 5), 0.3)
+    assert In.total_variation(flat, 2).item() == 0, "a constant image has TV 0"
+
+
+def check_inversion_loss_exact():
+    from . import inversion as In
+    f = torch.tensor([[1.0, 2.0, 2.0]])
+    t = torch.tensor([[1.0, 0.0, 2.0]])
+    img = torch.zeros(1, 3, 2, 2)
+    img[0, 0, 0, 0] = 1.0                                     # TV(beta=2) = 2: dx = dy = -1 at (0, 0)
+    loss = In.inversion_loss(f, t, img, lam=0.0)
+    assert torch.isclose(loss, torch.tensor(4.0 / 5.0)), "feature term: ||f - t||^2 / ||t||^2"
+    loss2 = In.inversion_loss(f, t, img, lam=2.0, beta=2.0)
+    assert torch.isclose(loss2, torch.tensor(0.8 + 2.0 * 2.0 / 4), atol=1e-6), \
+        "TV term: lam * total_variation(image, beta) / (H * W)"
+    assert In.inversion_loss(t, t, torch.zeros(1, 3, 2, 2)).item() == 0, "identical features, flat image: loss 0"
+
+
+def check_dream_step_tiny():
+    from . import inversion as In
+    model = tiny_cnn(seed=1)
+    x = torch.rand(1, 3, 16, 16, generator=torch.Generator().manual_seed(0)) * 0.5 + 0.25
+    keep = x.clone()
+    new, obj = In.dream_step(model, x, "conv2", lr=0.01)
+    assert torch.equal(x, keep), "do not change x in place"
+    a = model.activations(x, "conv2")["conv2"]
+    assert abs(obj - 0.5 * (a ** 2).sum().item()) < 1e-3 * max(1.0, obj), "objective: 1/2 ||a||^2 before the step"
+    xr = x.clone().requires_grad_(True)
+    (0.5 * (model.activations(xr, "conv2", keep_graph=True)["conv2"] ** 2).sum()).backward()
+    want = (x + 0.01 * xr.grad / xr.grad.abs().mean()).clamp(0, 1)
+    assert torch.allclose(new, want, atol=1e-6), "step: x + lr * g / mean(|g|), clamped; g from a.backward(a)"
+    _, obj2 = In.dream_step(model, new, "conv2", lr=0.01)
+    assert obj2 > obj, "the layer's activation norm must grow"
+    sh, _ = In.dream_step(model, x, "conv2", lr=0.01, shift=(3, -5))
+    xs = torch.roll(x, (3, -5), dims=(-2, -1)).requires_grad_(True)
+    (0.5 * (model.activations(xs, "conv2", keep_graph=True)["conv2"] ** 2).sum()).backward()
+    back = torch.roll((xs.detach() + 0.01 * xs.grad / xs.grad.abs().mean()).clamp(0, 1), (-3, 5), dims=(-2, -1))
+    assert torch.allclose(sh, back, atol=1e-6), "jitter: roll by shift, step, roll back by -shift"
+    big, _ = In.dream_step(model, x, "conv2", lr=5.0)
+    assert big.min() >= 0 and big.max() <= 1, "clamp to [0, 1]"
+
+
+def check_octave_sizes_exact():
+    from . import inversion as In
+    assert In.octave_sizes(100, 200, 3, 2.0, min_size=16) == [(25, 50), (50, 100), (100, 200)], \
+        "smallest first; octave i has size round(h / scale**i), round(w / scale**i); the last is the full size"
+    assert In.octave_sizes(64, 64, 1) == [(64, 64)], "one octave: just the full size"
+    got = In.octave_sizes(512, 384, 4, 1.4)
+    assert got[-1] == (512, 384) and got[0] == (round(512 / 1.4 ** 3), round(384 / 1.4 ** 3))
+    try:
+        In.octave_sizes(64, 64, 4, 2.0)
+    except ValueError as e:
+        assert "octaves" in str(e), "name the problem: too many octaves for the image size"
+    else:
+        raise AssertionError("64 px with 4 octaves of scale 2 gives 8 px: raise a CourseError (min_size 32)")
+
+
+NB4 = {
+    "total_variation": check_total_variation_exact,
+    "inversion_loss": check_inversion_loss_exact,
+    "dream_step": check_dream_step_tiny,
+    "octave_sizes": check_octave_sizes_exact,
+}
+
+# ============================================================================ notebook 5
+def check_neighbourhood_ssd_exact():
+    from . import style as St
+    patches = torch.tensor([[0.0, 1.0, 2.0], [1.0, 1.0, 1.0], [3.0, 0.0, 2.0]])
+    nb = torch.tensor([1.0, 5.0, 2.0])          # the middle pixel is not generated yet
+    mask = torch.tensor([1.0, 0.0, 1.0])
+    w = torch.tensor([1.0, 1.0, 3.0])
+    d = St.neighbourhood_ssd(patches, nb, mask, w)
+    assert isinstance(d, torch.Tensor) and d.shape == (3,), "return one distance per candidate patch: shape (P,)"
+    assert not torch.allclose(d, torch.tensor([17.0, 19.0, 29.0]) / 5, atol=1e-4), \
+        "multiply by the mask: pixels not generated yet must not count"
+    assert not torch.allclose(d, torch.tensor([1.0, 3.0, 4.0]), atol=1e-4), \
+        "divide by sum(weights * mask), so that pixels with few known neighbours compare fairly"
+    assert torch.allclose(d, torch.tensor([0.25, 0.75, 1.0]), atol=1e-5), \
+        "distance = sum(weights * mask * (patch - neighbourhood)^2) / sum(weights * mask)"
+    g = torch.Generator().manual_seed(0)
+    P, nb, m, w = torch.rand(50, 9, generator=g), torch.rand(9, generator=g), (torch.rand(9, generator=g) > 0.4).float(), torch.rand(9, generator=g)
+    m[4] = 1.0
+    want = torch.stack([(w * m * (p - nb) ** 2).sum() / (w * m).sum() for p in P])
+    assert torch.allclose(St.neighbourhood_ssd(P, nb, m, w), want, atol=1e-5), "compare with every row of patches"
+
+
+def check_pick_match_rule():
+    from . import style as St
+    d = torch.tensor([5.0, 1.0, 1.05, 2.0, 1.1])
+    g = torch.Generator().manual_seed(0)
+    got = St.pick_match(d, 0.0, g)
+    assert isinstance(got, int), "return a Python int (use int(...))"
+    assert got == 1, "with eps = 0 only the best candidate qualifies"
+    picks = {St.pick_match(d, 0.1, g) for _ in range(200)}
+    assert picks <= {1, 2, 4}, "only candidates with distance <= (1 + eps) * best may be picked"
+    assert picks == {1, 2, 4}, "pick uniformly at random among all qualifying candidates (not always the best)"
+    a = [St.pick_match(d, 0.1, torch.Generator().manual_seed(5)) for _ in range(2)]
+    assert a[0] == a[1], "draw with the generator you are given, so a seed repeats the result"
+
+
+def check_efros_leung_stripes():
+    from . import style as St
+    sample = np.zeros((12, 12), np.uint8)
+    sample[:, ::2] = 255                       # vertical stripes, period 2
+    out = St.efros_leung(sample, 10, window=5, eps=0.0, seed=0, progress=False)
+    assert out.shape == (10, 10) and out.dtype == np.uint8
+    assert set(np.unique(out)) <= {0, 255}, "every output pixel must be a pixel of the sample"
+    assert (out == out[:1]).all() and (out[:, 1:] != out[:, :-1]).all(), \
+        "stripes must continue: check neighbourhood_ssd and pick_match"
+
+
+def check_gram_matrix_exact():
+    from . import style as St
+    f = torch.tensor([[[[1.0, 2.0], [3.0, 4.0]], [[0.0, 1.0], [0.0, 1.0]]]])     # (1, C=2, 2, 2)
+    g = St.gram_matrix(f)
+    assert g.shape == (1, 2, 2), "a batch (N, C, H, W) gives (N, C, C)"
+    assert not torch.allclose(g, torch.tensor([[[30.0, 6.0], [6.0, 2.0]]])), "normalize: divide by H * W"
+    assert not torch.allclose(g, torch.tensor([[[3.75, 0.75], [0.75, 0.25]]])), \
+        "divide by H * W (the number of positions), not by C * H * W"
+    assert torch.allclose(g, torch.tensor([[[7.5, 1.5], [1.5, 0.5]]])), "G = F F^T / (H W) with F = features as (C, H W)"
+    assert St.gram_matrix(f[0]).shape == (2, 2), "one image (C, H, W) gives (C, C)"
+
+
+def check_content_loss_exact():
+    from . import style as St
+    f = torch.tensor([[[[1.0, 2.0], [3.0, 4.0]]]])
+    assert float(St.content_loss(f, torch.zeros_like(f))) == 7.5, "the mean (not the sum) of the squared differences"
+    assert float(St.content_loss(f, f)) == 0.0
+    assert St.content_loss(f, f).ndim == 0, "return a scalar tensor"
+
+
+def check_style_loss_exact():
+    from . import style as St
+    f = torch.tensor([[[[1.0, 2.0], [3.0, 4.0]], [[0.0, 1.0], [0.0, 1.0]]]])
+    got = St.style_loss({"a": f}, {"a": torch.zeros(2, 2)}, {"a": 2.0})
+    assert got.ndim == 0, "return a scalar tensor"
+    assert abs(float(got) - 30.5) < 1e-4, "w * mean((gram_matrix(features) - target)^2) over the Gram entries"
+    two = St.style_loss({"a": f, "b": f * 2}, {"a": torch.zeros(2, 2), "b": torch.zeros(2, 2)}, {"a": 2.0, "b": 1.0})
+    assert abs(float(two) - (30.5 + 244.0)) < 1e-3, "sum the weighted losses of all target layers"
+    perm = f.flatten(2)[..., torch.tensor([3, 0, 2, 1])].view_as(f)
+    assert abs(float(St.style_loss({"a": perm}, {"a": torch.zeros(2, 2)}, {"a": 2.0})) - 30.5) < 1e-4
+    assert float(St.style_loss({"a": f}, {"a": St.gram_matrix(f)[0]})) == 0.0, "weights=None means weight 1"
+
+
+def check_instance_norm_stats():
+    from . import style as St
+    x = torch.tensor([[[[1.0, 3.0]], [[2.0, 2.0]]]])       # (1, 2, 1, 2)
+    y = St.instance_norm(x, eps=0.0 + 1e-12)
+    assert y.shape == x.shape
+    assert torch.allclose(y[0, 0], torch.tensor([[-1.0, 1.0]]), atol=1e-4), \
+        "subtract the mean and divide by the biased standard deviation (var over H W, unbiased=False)"
+    assert torch.isfinite(y).all() and torch.allclose(y[0, 1], torch.zeros(1, 2)), \
+        "a constant channel becomes 0: eps keeps the division finite"
+    x = torch.randn(3, 4, 5, 6, generator=torch.Generator().manual_seed(1)) * 3 + 2
+    y = St.instance_norm(x)
+    assert torch.allclose(y.mean((2, 3)), torch.zeros(3, 4), atol=1e-5), "zero mean per image and channel"
+    assert torch.allclose(y.var((2, 3), unbiased=False), torch.ones(3, 4), atol=1e-3), "unit variance per image and channel"
+    assert torch.allclose(y, torch.nn.functional.instance_norm(x, eps=1e-5), atol=1e-5)
+
+
+def check_conditional_instance_norm():
+    from . import style as St
+    torch.manual_seed(0)
+    cin = St.ConditionalInstanceNorm(3, 2)
+    with torch.no_grad():
+        cin.gamma.copy_(torch.tensor([[1.0, 2.0, 3.0], [0.5, -1.0, 2.0]]))
+        cin.beta.copy_(torch.tensor([[0.0, 1.0, 0.0], [1.0, 1.0, -1.0]]))
+    x = torch.randn(2, 3, 4, 4, generator=torch.Generator().manual_seed(2))
+    F_ = torch.nn.functional
+    y = cin(x, torch.tensor([0.0, 1.0]))
+    assert y.shape == x.shape
+    assert torch.allclose(y, F_.instance_norm(x, weight=cin.gamma[1], bias=cin.beta[1]), atol=1e-5), \
+        "a one-hot style picks that style's row of gamma (scale) and beta (shift)"
+    mix = cin(x, torch.tensor([0.5, 0.5]))
+    want = F_.instance_norm(x, weight=cin.gamma.mean(0), bias=cin.beta.mean(0))
+    assert torch.allclose(mix, want, atol=1e-5), "mixing styles mixes gamma and beta: style @ gamma, style @ beta"
+    per = cin(x, torch.tensor([[1.0, 0.0], [0.0, 1.0]]))
+    assert torch.allclose(per[0], F_.instance_norm(x[:1], weight=cin.gamma[0], bias=cin.beta[0])[0], atol=1e-5) and \
+        torch.allclose(per[1], y[1], atol=1e-5), "style (N, S): each image has its own style weights"
+
+
+NB5 = {
+    "neighbourhood_ssd": check_neighbourhood_ssd_exact,
+    "pick_match": check_pick_match_rule,
+    "efros_leung": check_efros_leung_stripes,
+    "gram_matrix": check_gram_matrix_exact,
+    "content_loss": check_content_loss_exact,
+    "style_loss": check_style_loss_exact,
+    "instance_norm": check_instance_norm_stats,
+    "conditional_instance_norm": check_conditional_instance_norm,
+}
+
+CHECKS = {**NB1, **NB2, **NB3, **NB4, **NB5}

@@ -107,6 +107,75 @@ def techniques():
     row(rows, "occlusion, local recompute (16/8, 224 px)", local, "Captum Occlusion, default call", captum[1], same, repeat=1)
     row(rows, "occlusion, local recompute (16/8, 224 px)", local, "Captum Occlusion, 16 per eval", captum[16], same, repeat=1)
     row(rows, "occlusion, exercise version, batched", batched, "Captum Occlusion, default call", captum[1], same, repeat=1)
+    rows += optimization_rows(model)
+    return rows
+
+
+def optimization_rows(model):
+    """Notebooks 3 and 4: attacks against Captum, the cost of the regularizers, DeepDream."""
+    import torch.nn.functional as F
+    from captum.robust import FGSM, PGD
+
+    from helpers import ascent as As
+    from helpers import inversion as In
+    from helpers.data import imagenet_sample_crops, sample_image
+    rows = []
+    X = model.to_input(list(imagenet_sample_crops(224, every=125, progress=False)), size=None)
+    Y = torch.arange(0, 1000, 125)
+    ce = lambda out, t: F.cross_entropy(out, t).reshape(1)  # noqa: E731
+    close = lambda a, b: ((a - b).abs() > 1e-6).float().mean() < 1e-2  # noqa: E731  (sign ties at ~0 gradients)
+    row(rows, "FGSM (Lite0, 8 images, 224 px)", lambda: As.fgsm(model, X, Y, 2 / 255), "Captum FGSM",
+        lambda: FGSM(model, ce, 0, 1).perturb(X, 2 / 255, Y), close, repeat=5)
+    row(rows, "PGD, 10 steps (Lite0, 8 images)", lambda: As.pgd(model, X, Y, 2 / 255, alpha=0.5 / 255, steps=10),
+        "Captum PGD", lambda: PGD(model, ce, 0, 1).perturb(X, 2 / 255, 0.5 / 255, 10, Y), close, repeat=3)
+
+    target = model.class_index("tarantula")
+    recipe = dict(l2=1e-2, blur_every=4, blur_sigma=1.0, clip_value=20, clip_grad=20, jitter=32, lr=0.02)
+
+    def ours_cv():
+        return As.class_visualization(model, target, steps=200, size=224, progress=False, **recipe).image
+
+    def plain_cv():  # the same normalized ascent, no regularizers, no loop machinery
+        base = As.neutral_image(model, 224)
+        d = torch.zeros_like(base, requires_grad=True)
+        for _ in range(200):
+            g, = torch.autograd.grad(model(base + d)[0, target], d)
+            with torch.no_grad():
+                d += 0.02 * g / g.abs().mean()
+                d.copy_((base + d).clamp(0, 1) - base)
+        return (base + d).detach()
+    reaches = lambda a, b: min(model(a).softmax(-1)[0, target], model(b).softmax(-1)[0, target]) > 0.9  # noqa: E731
+    row(rows, "class visualization, 200 steps, all regularizers", ours_cv,
+        "plain ascent loop, 200 steps", plain_cv, reaches, repeat=1)
+
+    photo = model.to_input(sample_image("coffee"), size=None)
+    photo = F.interpolate(photo, size=(341, 512), mode="bilinear", antialias=True)
+
+    def ours_dd():
+        return In.deep_dream(model, photo, "blocks.4", octaves=4, octave_scale=1.4, steps=10, lr=0.02,
+                             jitter=32, progress=False).image
+
+    def plain_dd():  # the classic hand-written DeepDream loop (same octaves, steps and jitter)
+        sizes = In.octave_sizes(341, 512, 4, 1.4)
+        detail, gen = None, torch.Generator().manual_seed(0)
+        for hw in sizes:
+            base = F.interpolate(photo, size=hw, mode="bilinear", antialias=True).clamp(0, 1)
+            x = base if detail is None else (base + F.interpolate(detail, size=hw, mode="bilinear")).clamp(0, 1)
+            for _ in range(10):
+                dy, dx = (int(v) for v in torch.randint(-32, 33, (2,), generator=gen))
+                xr = torch.roll(x, (dy, dx), (-2, -1)).requires_grad_(True)
+                a = model.activations(xr, "blocks.4", keep_graph=True)["blocks.4"]
+                a.backward(a.detach())
+                x = torch.roll((xr + 0.02 * xr.grad / xr.grad.abs().mean()).clamp(0, 1), (-dy, -dx), (-2, -1)).detach()
+            detail = x - base
+        return x
+
+    def grows(a, b):
+        with torch.no_grad():
+            n = lambda z: model.activations(z, "blocks.4")["blocks.4"].norm()  # noqa: E731
+            return n(a) > 1.5 * n(photo) and n(b) > 1.5 * n(photo) and 0.5 < n(a) / n(b) < 2
+    row(rows, "DeepDream, 4 octaves x 10 steps, 512 px", ours_dd,
+        "hand-written DeepDream loop (torch-dreams n/a)", plain_dd, grows, repeat=1)
     return rows
 
 

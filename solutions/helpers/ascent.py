@@ -96,7 +96,7 @@ def ascent_step(model, delta: torch.Tensor, base: torch.Tensor, target: int, lr:
     objective = model(b + d)[0, target] - l2 * (d ** 2).sum()
     g, = torch.autograd.grad(objective, d)
     new = d.detach() + lr * g / g.abs().mean().clamp_min(1e-12)
-    return torch.roll(new, (-dy, -dx), dims=(-2, -1)), float(objective)
+    return torch.roll(new, (-dy, -dx), dims=(-2, -1)), float(objective.detach())
     ### END SOLUTION
 
 
@@ -148,15 +148,19 @@ def class_visualization(model, target, steps: int = 200, size: int = 224, lr: fl
     ``clip_grad`` (percentiles for :func:`clip_small_values` and :func:`clip_small_gradients`,
     applied every ``clip_every`` steps), ``jitter`` (random shift of up to that many pixels,
     undone after each step). ``init`` starts from another image instead (multifaceted
-    visualization); ``center_bias`` > 0 restricts the first updates to a central region that
+    visualization; L2 and clipping then measure the change from ``init``, and ``size`` is
+    ignored); ``center_bias`` > 0 restricts the first updates to a central region that
     grows to the whole image (Nguyen et al. 2016). Normalized gradient steps of size ``lr``.
     Returns the :class:`~helpers.optim.Result` of the shared loop.
     """
     target = model.class_index(target)
     steps = check_positive_int(steps, "steps", minimum=0)
-    base = neutral_image(model, size)
-    param = PixelImage(base, init=None if init is None else _check_images(init, "init", one=True).to(model.device))
-    mask = _center_mask(size, model.device) if center_bias > 0 else None
+    if init is None:
+        base = neutral_image(model, size)
+    else:  # start (and measure L2 and clipping) from the given image
+        base = _check_images(init, "init", one=True).to(model.device)
+    param = PixelImage(base)
+    mask = _center_mask(tuple(base.shape[-2:]), model.device) if center_bias > 0 else None
 
     def grad_edit(p):
         if mask is not None and p.step < center_bias * steps:  # an ever wider window in the centre
@@ -368,3 +372,27 @@ def accuracy_under_attack(model, images: torch.Tensor, labels, epsilons, attack:
                 adv = xb if e == 0 else pgd(model, xb, yb, e, **kwargs)
                 correct[j] += _correct(model, adv, yb)
     return [c / len(images) for c in correct]
+
+
+def contrast(images: torch.Tensor) -> torch.Tensor:
+    """Stretch each image of a batch ``(N, 3, H, W)`` to fill ``[0, 1]`` (for display only).
+
+    Visualizations from gradient ascent change the neutral image by small amounts; shown
+    as they are they look grey. The 1st and 99th percentiles of each image map to 0 and 1.
+    """
+    x = images.detach().float()
+    if x.ndim == 3:
+        x = x[None]
+    flat = x.flatten(1)
+    lo = torch.quantile(flat, 0.01, dim=1).view(-1, 1, 1, 1)
+    hi = torch.quantile(flat, 0.99, dim=1).view(-1, 1, 1, 1)
+    return ((x - lo) / (hi - lo).clamp_min(1e-8)).clamp(0, 1)
+
+
+def magnified_difference(x: torch.Tensor, y: torch.Tensor, scale: float | None = None) -> torch.Tensor:
+    """``0.5 + scale * (y - x)`` for display: grey where nothing changed. ``scale=None``
+    picks the factor that maps the largest change to the edge of ``[0, 1]``."""
+    d = (y - x).detach()
+    if scale is None:
+        scale = 0.5 / d.abs().max().clamp_min(1e-8)
+    return (0.5 + scale * d).clamp(0, 1)

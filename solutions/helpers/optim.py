@@ -261,7 +261,7 @@ def optimize(param: nn.Module, loss_fn: Callable[[torch.Tensor], torch.Tensor], 
             if after_step is not None:
                 after_step(step, param)
             param.project()
-        value = float(loss)
+        value = float(loss.detach())
         if not math.isfinite(value):
             raise CourseError(f"the loss became {value} at step {step}: lower the learning rate")
         result.losses.append(value)

@@ -1,0 +1,345 @@
+"""Notebook 3: gradient ascent and adversarial examples.
+
+Exercises (complete the bodies marked ``YOUR CODE HERE``):
+
+1. :func:`ascent_step` - one step of gradient ascent on a class score, with L2 and jitter.
+2. :func:`clip_small_values` - zero the pixels whose colour vector is small.
+3. :func:`clip_small_gradients` - zero the pixels that contribute little to the score.
+4. :func:`facet_starts` - cluster one class's images and average each cluster.
+5. :func:`fooling_image` - ascend a wrong class until the network believes it.
+6. :func:`fgsm` - the fast gradient sign attack.
+7. :func:`pgd` - projected gradient descent, the iterative attack.
+
+Images are pixel-space tensors ``(N, 3, H, W)`` in ``[0, 1]``; an epsilon of ``8 / 255`` means
+"no pixel moves by more than 8 grey levels". The visualizations run on the shared loop
+:func:`helpers.optim.optimize`; each is a small objective plus its regularizers.
+"""
+from __future__ import annotations
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from tqdm.auto import tqdm
+
+from .optim import FourierImage, PixelImage, RandomTransforms, Result, blur, optimize
+from .utils import CourseError, check_positive_int
+
+
+# ============================================================================ validation
+def _check_images(x, name="x", one=False):
+    if not isinstance(x, torch.Tensor):
+        raise CourseError(f"{name} must be a pixel-space tensor (N, 3, H, W); use model.to_input(image)")
+    if x.ndim != 4 or x.shape[1] != 3:
+        raise CourseError(f"{name} must be RGB images of shape (N, 3, H, W), got {tuple(x.shape)}"
+                          + (" (a grey image? convert it to RGB first)" if x.ndim == 4 and x.shape[1] == 1 else ""))
+    if one and x.shape[0] != 1:
+        raise CourseError(f"{name} must be one image (1, 3, H, W), got a batch of {x.shape[0]}")
+    if x.detach().min() < -1e-6 or x.detach().max() > 1 + 1e-6:
+        raise CourseError(f"{name} must be a pixel-space image in [0, 1]; got values in "
+                          f"[{float(x.min()):.3g}, {float(x.max()):.3g}]")
+    return x.detach()
+
+
+def check_epsilon(eps, name="eps") -> float:
+    """``eps`` as a float in (0, 1] (pixel units), or a clear error."""
+    if isinstance(eps, bool) or not isinstance(eps, (int, float, np.floating)):
+        raise CourseError(f"{name} must be a number in pixel units, e.g. 8/255, got {eps!r}")
+    if not 0 < eps <= 1:
+        raise CourseError(f"{name} must be in (0, 1] for images in [0, 1] (8/255 = {8 / 255:.4f} is "
+                          f"typical), got {eps}")
+    return float(eps)
+
+
+def _labels(model, y, n):
+    if isinstance(y, (int, str, np.integer)):
+        y = [y] * n
+    if isinstance(y, torch.Tensor):
+        y = y.reshape(-1).tolist()
+    y = [model.class_index(t) for t in y]
+    if len(y) != n:
+        raise CourseError(f"got {len(y)} labels for {n} images")
+    return torch.tensor(y, device=model.device)
+
+
+def neutral_image(model, size: int | tuple[int, int] = 224) -> torch.Tensor:
+    """The "zero image" of the lecture: every pixel the dataset's mean colour ``(1, 3, H, W)``.
+
+    The network sees exactly zero after its normalization, so ascent from here starts from
+    no evidence for any class.
+    """
+    h, w = (size, size) if isinstance(size, int) else size
+    return torch.tensor(model.mean, dtype=torch.float32).view(1, 3, 1, 1).expand(1, 3, h, w).clone().to(model.device)
+
+
+# ============================================================================ 1. one ascent step
+def ascent_step(model, delta: torch.Tensor, base: torch.Tensor, target: int, lr: float = 0.01,
+                l2: float = 0.0, shift: tuple[int, int] = (0, 0)):
+    """One step of gradient ascent on ``S_target(base + delta) - l2 * ||delta||^2``.
+
+    ``delta`` ``(1, 3, H, W)``: the image's offset from the neutral ``base`` (same shape);
+    ``S_target`` is the raw class score (the logit, before softmax). The step:
+
+    1. roll ``delta`` by ``shift = (dy, dx)`` pixels (``torch.roll`` over the last two dims:
+       random jitter), and roll ``base`` the same way;
+    2. forward the rolled image, compute the objective, backprop to the rolled ``delta``;
+    3. take a normalized step ``delta += lr * g / mean(|g|)`` (``g`` the gradient), so
+       ``lr`` is the average change per pixel whatever the scale of the score;
+    4. roll the result back by ``-shift``: the jitter is undone after the step.
+
+    Returns ``(new_delta, objective)``: a detached tensor like ``delta`` and the objective
+    (a float) *before* the step. Do not change ``delta`` in place.
+    """
+    # YOUR CODE HERE: exercise `ascent_step`
+    raise NotImplementedError("exercise `ascent_step` in helpers/ascent.py is not done yet: write its body here")
+
+
+# ============================================================================ 2-3. clipping
+def clip_small_values(delta: torch.Tensor, percentile: float) -> torch.Tensor:
+    """Zero the pixels of ``delta`` ``(1, 3, H, W)`` whose colour vector is small.
+
+    A pixel's size is the L2 norm of its 3 colour values; pixels whose size is **below**
+    the ``percentile``-th percentile of all sizes (``torch.quantile`` with
+    ``percentile / 100``) become 0 in all three channels. ``percentile=0`` changes nothing.
+    Returns a new tensor (Yosinski et al. 2015, "clipping pixels with small norm").
+    """
+    # YOUR CODE HERE: exercise `clip_small_values`
+    raise NotImplementedError("exercise `clip_small_values` in helpers/ascent.py is not done yet: write its body here")
+
+
+def clip_small_gradients(delta: torch.Tensor, grad: torch.Tensor, percentile: float) -> torch.Tensor:
+    """Zero the pixels of ``delta`` that contribute little to the score.
+
+    A pixel's contribution is ``|sum over colours of delta * grad|`` (a first-order estimate
+    of how much the score would change if the pixel were set to 0, Yosinski et al. 2015).
+    Pixels whose contribution is **below** the ``percentile``-th percentile become 0 in all
+    channels; ``percentile=0`` changes nothing. Returns a new tensor.
+    """
+    # YOUR CODE HERE: exercise `clip_small_gradients`
+    raise NotImplementedError("exercise `clip_small_gradients` in helpers/ascent.py is not done yet: write its body here")
+
+
+# ============================================================================ class visualization
+def class_visualization(model, target, steps: int = 200, size: int = 224, lr: float = 0.01,
+                        l2: float = 0.0, blur_every: int = 0, blur_sigma: float = 0.5,
+                        clip_value: float = 0.0, clip_grad: float = 0.0, clip_every: int = 10,
+                        jitter: int = 0, seed: int = 0, snapshots: int = 0, progress: bool = True,
+                        init: torch.Tensor | None = None, center_bias: float = 0.0) -> Result:
+    """The lecture's class visualization: ``argmax_I S_c(I) - l2 ||I||^2`` from the zero image.
+
+    Each regularizer is switched on by its argument: ``l2`` (penalty weight), ``blur_every``
+    (Gaussian blur of sigma ``blur_sigma`` every that many steps), ``clip_value`` and
+    ``clip_grad`` (percentiles for :func:`clip_small_values` and :func:`clip_small_gradients`,
+    applied every ``clip_every`` steps), ``jitter`` (random shift of up to that many pixels,
+    undone after each step). ``init`` starts from another image instead (multifaceted
+    visualization; L2 and clipping then measure the change from ``init``, and ``size`` is
+    ignored); ``center_bias`` > 0 restricts the first updates to a central region that
+    grows to the whole image (Nguyen et al. 2016). Normalized gradient steps of size ``lr``.
+    Returns the :class:`~helpers.optim.Result` of the shared loop.
+    """
+    target = model.class_index(target)
+    steps = check_positive_int(steps, "steps", minimum=0)
+    if init is None:
+        base = neutral_image(model, size)
+    else:  # start (and measure L2 and clipping) from the given image
+        base = _check_images(init, "init", one=True).to(model.device)
+    param = PixelImage(base)
+    mask = _center_mask(tuple(base.shape[-2:]), model.device) if center_bias > 0 else None
+
+    def grad_edit(p):
+        if mask is not None and p.step < center_bias * steps:  # an ever wider window in the centre
+            frac = p.step / max(center_bias * steps, 1)
+            p.delta.grad *= (mask <= 0.35 + 0.65 * frac).float()
+
+    def after(step, p):
+        p.step = step + 1
+        if blur_every and (step + 1) % blur_every == 0:
+            p.delta.copy_(blur(p.delta, blur_sigma))
+        if (step + 1) % clip_every == 0:
+            if clip_value > 0:
+                p.delta.copy_(clip_small_values(p.delta, clip_value))
+            if clip_grad > 0 and p.delta.grad is not None:
+                p.delta.copy_(clip_small_gradients(p.delta, -p.delta.grad, clip_grad))
+
+    param.step = 0
+    return optimize(param, lambda x: -model(x)[0, target], steps, lr=lr, optimizer="normalized",
+                    transform=RandomTransforms(jitter=jitter, seed=seed) if jitter else None,
+                    penalty=(lambda im: l2 * ((im - base) ** 2).sum()) if l2 else None,
+                    grad_edit=grad_edit, after_step=after, snapshots=snapshots, progress=progress,
+                    desc=f"class {model.classes[target]}")
+
+
+def _center_mask(size, device):
+    """Distance from the centre, 0 at the centre and 1 at the corners, ``(1, 1, H, W)``."""
+    h, w = (size, size) if isinstance(size, int) else size
+    yy, xx = torch.meshgrid(torch.linspace(-1, 1, h), torch.linspace(-1, 1, w), indexing="ij")
+    return ((yy ** 2 + xx ** 2).sqrt() / 2 ** 0.5).view(1, 1, h, w).to(device)
+
+
+def fourier_visualization(model, objective, steps: int = 200, size: int = 224, lr: float = 0.05,
+                          seed: int = 0, snapshots: int = 0, progress: bool = True,
+                          desc: str = "visualizing") -> Result:
+    """The better recipe (Lucid): Fourier parameterization, decorrelated colour, random
+    pad, jitter, scale and rotation every step, Adam. ``objective(x)`` returns the value to
+    *maximize* for the transformed image batch ``x``."""
+    steps = check_positive_int(steps, "steps", minimum=0)
+    param = FourierImage(size, seed=seed).to(model.device)
+    return optimize(param, lambda x: -objective(x), steps, lr=lr, optimizer="adam",
+                    transform=RandomTransforms.lucid(seed), snapshots=snapshots, progress=progress, desc=desc)
+
+
+def class_objective(model, target):
+    """``objective(x)``: the class score of ``target`` (a logit), for :func:`fourier_visualization`."""
+    target = model.class_index(target)
+    return lambda x: model(x)[0, target]
+
+
+def channel_objective(model, layer: str, channel: int):
+    """``objective(x)``: the mean activation of ``channel`` of ``layer`` over the whole map."""
+    n = _channels(model, layer)
+    if not 0 <= int(channel) < n:
+        raise CourseError(f"layer {layer!r} has {n} channels, got channel {channel}")
+    return lambda x: model.activations(x, layer, keep_graph=True)[layer][0, int(channel)].mean()
+
+
+def _channels(model, layer):
+    with torch.no_grad():
+        a = model.activations(torch.zeros(1, 3, 64, 64, device=model.device), layer)[layer]
+    if a.ndim != 4:
+        raise CourseError(f"layer {layer!r} has no channels (output shape {tuple(a.shape)})")
+    return a.shape[1]
+
+
+# ============================================================================ 4. multifaceted
+def facet_starts(images: torch.Tensor, features: torch.Tensor, k: int, seed: int = 0):
+    """Cluster one class's images by their features and average each cluster's images.
+
+    ``images`` ``(N, 3, H, W)``; ``features`` ``(N, D)`` (e.g. penultimate-layer features of
+    the same images). Run scikit-learn's ``KMeans(n_clusters=k, n_init=10,
+    random_state=seed)`` on the features, then return ``(means, labels)``: ``means``
+    ``(k, 3, H, W)``, the mean image of each cluster, **largest cluster first**; ``labels``
+    ``(N,)`` int64, renumbered so that cluster 0 is the largest (ties: lower original
+    cluster number first). These means are the starting points of multifaceted
+    visualization (Nguyen, Yosinski & Clune 2016).
+    """
+    k = check_positive_int(k, "k")
+    if len(images) != len(features):
+        raise CourseError(f"got {len(images)} images but {len(features)} feature rows")
+    if k > len(images):
+        raise CourseError(f"cannot make {k} clusters from {len(images)} images")
+    # YOUR CODE HERE: exercise `facet_starts`
+    raise NotImplementedError("exercise `facet_starts` in helpers/ascent.py is not done yet: write its body here")
+
+
+# ============================================================================ 5. fooling images
+def fooling_image(model, x: torch.Tensor, target, lr: float = 0.002, max_steps: int = 100):
+    """Change image ``x`` ``(1, 3, H, W)`` until the model predicts class ``target``.
+
+    Repeat: if the model's top-1 class for the current image is ``target``, stop; else
+    take a normalized ascent step on the target's score,
+    ``x <- clamp(x + lr * g / mean(|g|), 0, 1)``. Give up after ``max_steps`` steps.
+    Returns ``(fooled, steps)``: the image (detached) and the number of steps taken
+    (0 if ``x`` is already classified as ``target``). Stop **as soon as** the target wins.
+    """
+    x = _check_images(x, one=True)
+    target = model.class_index(target)
+    max_steps = check_positive_int(max_steps, "max_steps", minimum=0)
+    # YOUR CODE HERE: exercise `fooling_image`
+    raise NotImplementedError("exercise `fooling_image` in helpers/ascent.py is not done yet: write its body here")
+
+
+# ============================================================================ 6-7. attacks
+def fgsm(model, x: torch.Tensor, y, eps: float, targeted: bool = False) -> torch.Tensor:
+    """The fast gradient sign method (Goodfellow et al. 2015) on a batch ``(N, 3, H, W)``.
+
+    ``y``: the true labels (untargeted: move *up* the cross-entropy loss of ``y``) or the
+    target labels (``targeted=True``: move *down* the loss of ``y``); an int, a class
+    name, or one per image. One step of size ``eps`` along the sign of the gradient of
+    the cross-entropy (``F.cross_entropy`` of the logits, mean over the batch), then clamp
+    to ``[0, 1]``. Returns the adversarial batch (detached).
+    """
+    x = _check_images(x)
+    eps = check_epsilon(eps)
+    y = _labels(model, y, len(x))
+    # YOUR CODE HERE: exercise `fgsm`
+    raise NotImplementedError("exercise `fgsm` in helpers/ascent.py is not done yet: write its body here")
+
+
+def pgd(model, x: torch.Tensor, y, eps: float, alpha: float | None = None, steps: int = 10,
+        targeted: bool = False, random_start: bool = False, seed: int = 0) -> torch.Tensor:
+    """Projected gradient descent, L-infinity (Madry et al. 2018): iterated FGSM.
+
+    Start from ``x`` (or, with ``random_start``, from ``x`` plus uniform noise in
+    ``[-eps, eps]`` drawn with ``torch.Generator().manual_seed(seed)``, clamped to [0, 1]).
+    Then ``steps`` times: a gradient-sign step of size ``alpha`` (default ``2.5 * eps /
+    steps``) on the cross-entropy as in :func:`fgsm`, then **project**: clip the change to
+    ``[-eps, eps]`` around the original ``x``, and clamp to ``[0, 1]``. The result is always
+    a valid image within ``eps`` of ``x``. Returns the adversarial batch (detached).
+    """
+    x = _check_images(x)
+    eps = check_epsilon(eps)
+    steps = check_positive_int(steps, "steps")
+    alpha = 2.5 * eps / steps if alpha is None else check_epsilon(alpha, "alpha")
+    y = _labels(model, y, len(x))
+    # YOUR CODE HERE: exercise `pgd`
+    raise NotImplementedError("exercise `pgd` in helpers/ascent.py is not done yet: write its body here")
+
+
+@torch.no_grad()
+def _correct(model, x, y):
+    return (model(x).argmax(1) == y).sum().item()
+
+
+def accuracy_under_attack(model, images: torch.Tensor, labels, epsilons, attack: str = "fgsm",
+                          batch_size: int = 25, progress: bool = True, **kwargs) -> list[float]:
+    """Top-1 accuracy of ``model`` on ``images`` attacked with each epsilon (0 = clean).
+
+    ``attack``: ``"fgsm"`` or ``"pgd"`` (``kwargs`` go to :func:`pgd`). FGSM's gradient
+    does not depend on epsilon, so it is computed once per batch and reused.
+    """
+    if attack not in ("fgsm", "pgd"):
+        from .utils import unknown
+        raise unknown("attack", attack, ["fgsm", "pgd"])
+    images = _check_images(images)
+    y = _labels(model, labels, len(images))
+    epsilons = [float(e) for e in epsilons]
+    for e in epsilons:
+        if e != 0:
+            check_epsilon(e, "each epsilon")
+    correct = [0] * len(epsilons)
+    batches = range(0, len(images), batch_size)
+    for i in tqdm(batches, desc=f"{attack} attack", disable=not progress, leave=False):
+        xb, yb = images[i:i + batch_size].to(model.device), y[i:i + batch_size]
+        if attack == "fgsm":
+            xr = xb.clone().requires_grad_(True)
+            g, = torch.autograd.grad(F.cross_entropy(model(xr), yb, reduction="sum"), xr)
+            for j, e in enumerate(epsilons):
+                correct[j] += _correct(model, (xb + e * g.sign()).clamp(0, 1), yb)
+        else:
+            for j, e in enumerate(epsilons):
+                adv = xb if e == 0 else pgd(model, xb, yb, e, **kwargs)
+                correct[j] += _correct(model, adv, yb)
+    return [c / len(images) for c in correct]
+
+
+def contrast(images: torch.Tensor) -> torch.Tensor:
+    """Stretch each image of a batch ``(N, 3, H, W)`` to fill ``[0, 1]`` (for display only).
+
+    Visualizations from gradient ascent change the neutral image by small amounts; shown
+    as they are they look grey. The 1st and 99th percentiles of each image map to 0 and 1.
+    """
+    x = images.detach().float()
+    if x.ndim == 3:
+        x = x[None]
+    flat = x.flatten(1)
+    lo = torch.quantile(flat, 0.01, dim=1).view(-1, 1, 1, 1)
+    hi = torch.quantile(flat, 0.99, dim=1).view(-1, 1, 1, 1)
+    return ((x - lo) / (hi - lo).clamp_min(1e-8)).clamp(0, 1)
+
+
+def magnified_difference(x: torch.Tensor, y: torch.Tensor, scale: float | None = None) -> torch.Tensor:
+    """``0.5 + scale * (y - x)`` for display: grey where nothing changed. ``scale=None``
+    picks the factor that maps the largest change to the edge of ``[0, 1]``."""
+    d = (y - x).detach()
+    if scale is None:
+        scale = 0.5 / d.abs().max().clamp_min(1e-8)
+    return (0.5 + scale * d).clamp(0, 1)

@@ -1,0 +1,223 @@
+"""Notebook 4: feature inversion and DeepDream.
+
+Exercises (complete the bodies marked ``YOUR CODE HERE``):
+
+1. :func:`total_variation` - the total-variation prior R_V^beta, vectorized.
+2. :func:`inversion_loss` - feature mismatch plus the TV prior.
+3. :func:`dream_step` - one DeepDream step: the layer's gradient set to its activation.
+4. :func:`octave_sizes` - the sizes of an octave pyramid.
+
+Images are pixel-space tensors ``(N, 3, H, W)`` in ``[0, 1]``. Everything runs on the shared
+loop :func:`helpers.optim.optimize`.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from tqdm.auto import tqdm
+
+from .optim import PixelImage, RandomTransforms, Result, optimize
+from .utils import CourseError, check_positive_int
+
+
+# ============================================================================ 1. total variation
+def total_variation(x: torch.Tensor, beta: float = 2.0, eps: float = 0.0) -> torch.Tensor:
+    """The total-variation prior ``R_{V^beta}(x)`` of images ``x`` ``(N, C, H, W)``: a scalar.
+
+    ``sum over i, j, channels and images of ((x[i, j+1] - x[i, j])^2 + (x[i+1, j] - x[i, j])^2) ^ (beta / 2)``
+    where ``i`` runs over rows and ``j`` over columns. At the last row and the last column
+    the missing neighbour counts as a difference of 0 (so a 1 x 1 image has TV 0). No
+    Python loops: use slicing. ``beta = 2`` is the squared-gradient prior; ``beta = 1`` is the
+    classic TV (edges cost in proportion to their height). For ``beta < 2`` the gradient at a
+    flat patch is infinite; ``eps > 0`` is added to the squares before the power
+    (``(d_x^2 + d_y^2 + eps)^(beta/2)``) to keep it finite. ``eps = 0`` is the exact prior.
+    """
+    if not isinstance(x, torch.Tensor) or x.ndim != 4:
+        raise CourseError(f"total_variation takes images (N, C, H, W), got "
+                          f"{tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__}")
+    _check_beta(beta)
+    # YOUR CODE HERE: exercise `total_variation`
+    raise NotImplementedError("exercise `total_variation` in helpers/inversion.py is not done yet: write its body here")
+
+
+# ============================================================================ 2. feature inversion
+def inversion_loss(features: torch.Tensor, target: torch.Tensor, image: torch.Tensor,
+                   lam: float = 1.0, beta: float = 2.0) -> torch.Tensor:
+    """The objective of feature inversion (Mahendran & Vedaldi 2015), a scalar tensor:
+
+    ``||features - target||^2 / ||target||^2  +  lam * total_variation(image, beta) / (H * W)``
+
+    ``features``: the layer's output for the current image; ``target``: the same layer's
+    output for the original photo (same shape); ``image`` ``(1, 3, H, W)``. The first term
+    is the feature mismatch relative to the size of the target features (so that layers
+    with large activations are comparable); the second is the TV prior per pixel. Use
+    :func:`total_variation`, with ``eps=1e-8`` when ``beta < 2`` (a finite gradient at flat
+    patches) and ``eps=0`` otherwise.
+    """
+    if features.shape != target.shape:
+        raise CourseError(f"features {tuple(features.shape)} and target {tuple(target.shape)} differ in shape")
+    # YOUR CODE HERE: exercise `inversion_loss`
+    raise NotImplementedError("exercise `inversion_loss` in helpers/inversion.py is not done yet: write its body here")
+
+
+@dataclass
+class Inversion:
+    """What :func:`invert` returns: the reconstruction ``image`` ``(1, 3, H, W)``, the final
+    relative feature mismatch ``feature_loss``, ``psnr`` and ``ssim`` against the original,
+    and the loop's ``result`` (losses, snapshots)."""
+    image: torch.Tensor
+    feature_loss: float
+    psnr: float
+    ssim: float
+    result: Result
+
+
+def invert(model, x: torch.Tensor, layer: str, steps: int = 200, lam: float = 1.0, beta: float = 2.0,
+           lr: float = 0.05, seed: int = 0, snapshots: int = 0, progress: bool = True) -> Inversion:
+    """Reconstruct image ``x`` ``(1, 3, H, W)`` from its features at ``layer``.
+
+    Starts from the neutral (mean-colour) image plus a little noise and minimizes
+    :func:`inversion_loss` with Adam on the shared loop. The forward pass stops at
+    ``layer``, so early layers are cheap.
+    """
+    x = _check_image(x)
+    if not isinstance(layer, str) or not layer.strip():
+        raise CourseError(f"layer must be a layer name such as 'blocks.2', got {layer!r}")
+    model.layer(layer)
+    steps = check_positive_int(steps, "steps", minimum=0)
+    _check_beta(beta)
+    with torch.no_grad():
+        target = model.activations(x, layer)[layer]
+    g = torch.Generator().manual_seed(seed)
+    base = torch.tensor(model.mean).view(1, 3, 1, 1).expand_as(x).clone()
+    init = (base + 0.05 * torch.randn(x.shape, generator=g)).clamp(0, 1)
+    param = PixelImage(base.to(model.device), init=init.to(model.device))
+
+    def loss_fn(img):
+        return inversion_loss(model.activations(img, layer, keep_graph=True)[layer], target, img, lam, beta)
+    res = optimize(param, loss_fn, steps, lr=lr, optimizer="adam", snapshots=snapshots, progress=progress,
+                   desc=f"inverting {layer}")
+    with torch.no_grad():
+        f = model.activations(res.image, layer)[layer]
+        feat = float(((f - target) ** 2).sum() / (target ** 2).sum())
+    psnr, ssim = image_similarity(x, res.image)
+    return Inversion(res.image, feat, psnr, ssim, res)
+
+
+def image_similarity(a: torch.Tensor, b: torch.Tensor) -> tuple[float, float]:
+    """PSNR (dB) and SSIM between two images ``(1, 3, H, W)`` in [0, 1] (scikit-image's)."""
+    from skimage.metrics import peak_signal_noise_ratio, structural_similarity
+    A = a.detach().cpu()[0].permute(1, 2, 0).double().numpy()
+    B = b.detach().cpu()[0].permute(1, 2, 0).double().numpy()
+    return (float(peak_signal_noise_ratio(A, B, data_range=1.0)),
+            float(structural_similarity(A, B, channel_axis=2, data_range=1.0)))
+
+
+# ============================================================================ 3. DeepDream
+def dream_step(model, x: torch.Tensor, layer: str, lr: float = 0.01, shift: tuple[int, int] = (0, 0)):
+    """One DeepDream step on image ``x`` ``(1, 3, H, W)``: amplify whatever ``layer`` sees.
+
+    1. roll ``x`` by ``shift = (dy, dx)`` (``torch.roll`` over the last two dims: jitter);
+    2. forward to ``layer`` (``model.activations(x, layer, keep_graph=True)[layer]``) and
+       backpropagate with the layer's gradient **set equal to its activation**
+       (``a.backward(a)``, i.e. the gradient of the objective ``1/2 ||a||^2``);
+    3. take a normalized step ``x += lr * g / mean(|g|)``, clamp to ``[0, 1]``;
+    4. roll back by ``-shift``.
+
+    Returns ``(new_x, objective)``: the detached image and ``1/2 ||a||^2`` (a float) before
+    the step. Do not change ``x`` in place.
+    """
+    x = _check_image(x)
+    # YOUR CODE HERE: exercise `dream_step`
+    raise NotImplementedError("exercise `dream_step` in helpers/inversion.py is not done yet: write its body here")
+
+
+def octave_sizes(height: int, width: int, octaves: int, scale: float = 1.4, min_size: int = 32):
+    """The image sizes of an octave pyramid, **smallest first**, ending at ``(height, width)``.
+
+    Octave ``i`` (counting from the full size, ``i = 0``) has size
+    ``(round(height / scale**i), round(width / scale**i))``; return the ``octaves`` sizes as a
+    list of ``(h, w)`` tuples from the smallest to the full size. Clear errors: ``scale <= 1``,
+    ``octaves < 1``, or a smallest octave below ``min_size`` pixels on its short side (say how
+    many octaves would fit).
+    """
+    octaves = check_positive_int(octaves, "octaves")
+    if isinstance(scale, bool) or not isinstance(scale, (int, float)) or scale <= 1:
+        raise CourseError(f"the octave scale must be a number > 1 (1.4 is usual), got {scale!r}")
+    # YOUR CODE HERE: exercise `octave_sizes`
+    raise NotImplementedError("exercise `octave_sizes` in helpers/inversion.py is not done yet: write its body here")
+
+
+@dataclass
+class Dream:
+    """What :func:`deep_dream` returns: the final ``image`` ``(1, 3, H, W)``, the dreamed
+    image at the end of each octave (``octave_images``, smallest first), and the objective
+    ``1/2 ||a||^2`` at each step of each octave (``objectives``)."""
+    image: torch.Tensor
+    octave_images: list
+    objectives: list
+
+
+def deep_dream(model, image, layer: str, octaves: int = 4, octave_scale: float = 1.4, steps: int = 10,
+               lr: float = 0.01, jitter: int = 32, size: int | None = None, seed: int = 0,
+               progress: bool = True) -> Dream:
+    """DeepDream (Mordvintsev et al. 2015) with jitter and an octave pyramid.
+
+    ``image``: anything ``model.to_input`` takes; ``size``: resize so the long side is
+    ``size`` pixels (``None`` keeps it). From the smallest octave to the full size: resize
+    the photo to the octave's size, add the **detail** dreamed so far (upsampled), run
+    ``steps`` normalized ascent steps on ``1/2 ||a||^2`` at ``layer`` with a random roll of up
+    to ``jitter`` pixels (the shared loop with a :class:`PixelImage` and
+    ``RandomTransforms(jitter)``), and keep the new detail (dream minus photo) for the
+    next octave.
+    """
+    if not isinstance(layer, str) or not layer.strip():
+        raise CourseError(f"layer must be a layer name such as 'blocks.3', got {layer!r}")
+    model.layer(layer)
+    steps = check_positive_int(steps, "steps", minimum=0)
+    if isinstance(image, torch.Tensor) and image.ndim == 4:
+        photo = _check_image(image)
+    else:
+        photo = model.to_input(image, size=None)
+    if size is not None:
+        h, w = photo.shape[-2:]
+        s = check_positive_int(size, "size") / max(h, w)
+        photo = F.interpolate(photo, size=(round(h * s), round(w * s)), mode="bilinear", antialias=True,
+                              align_corners=False).clamp(0, 1)
+    sizes = octave_sizes(*photo.shape[-2:], octaves, octave_scale, min_size=model.min_size * 2)
+    detail = None
+    out, objectives = [], []
+    bar = tqdm(sizes, desc=f"dreaming at {layer}", disable=not progress, leave=False)
+    for i, hw in enumerate(bar):
+        base = F.interpolate(photo, size=hw, mode="bilinear", antialias=True, align_corners=False).clamp(0, 1)
+        start = base if detail is None else (base + F.interpolate(detail, size=hw, mode="bilinear",
+                                                                  align_corners=False)).clamp(0, 1)
+        param = PixelImage(base, init=start)
+
+        def loss_fn(img):
+            a = model.activations(img, layer, keep_graph=True)[layer]
+            return -0.5 * (a ** 2).sum()
+        res = optimize(param, loss_fn, steps, lr=lr, optimizer="normalized",
+                       transform=RandomTransforms(jitter=jitter, seed=seed + i) if jitter else None,
+                       progress=False)
+        objectives.append([-v for v in res.losses])
+        detail = res.image - base
+        out.append(res.image)
+    return Dream(out[-1], out, objectives)
+
+
+# ============================================================================ validation
+def _check_image(x):
+    if not isinstance(x, torch.Tensor):
+        raise CourseError("expected a pixel-space image tensor (1, 3, H, W); use model.to_input(image)")
+    if x.ndim != 4 or x.shape[0] != 1 or x.shape[1] != 3:
+        raise CourseError(f"expected one RGB image (1, 3, H, W), got shape {tuple(x.shape)}"
+                          + (" (a grey image? convert it to RGB first)" if x.ndim == 4 and x.shape[1] == 1 else ""))
+    return x.detach()
+
+
+def _check_beta(beta):
+    if isinstance(beta, bool) or not isinstance(beta, (int, float)) or beta <= 0:
+        raise CourseError(f"beta must be a positive number (1 and 2 are usual), got {beta!r}")
