@@ -25,7 +25,7 @@ code(SETUP + """
 import numpy as np
 import torch
 import matplotlib.pyplot as plt
-from helpers import seed_everything, pick, fast_mode
+from helpers import seed_everything, pick, fast_mode, use_threads
 from helpers.models import load_model
 from helpers.data import load_cifar10, imagenet_sample_files, imagenet_sample_crops
 from helpers.display import show_images, image_grid
@@ -33,7 +33,7 @@ from helpers.checks import check
 from helpers import features as Fe
 
 seed_everything(0)
-torch.set_num_threads(2)   # the course is sized for 2 CPU cores
+use_threads(2)   # 2 CPU threads, or OMP_NUM_THREADS when set
 model = load_model()       # EfficientNet-Lite0, ImageNet
 cifar_model = load_model("cifar_net")
 print(f"{model.name}: {len(model.classes)} classes; {cifar_model.name}: {cifar_model.classes}")"""),

@@ -24,7 +24,7 @@ code(SETUP + """
 import numpy as np
 import torch
 import matplotlib.pyplot as plt
-from helpers import seed_everything, pick
+from helpers import seed_everything, pick, use_threads
 from helpers.models import load_model
 from helpers.data import sample_image, imagenet_sample, imagenet_sample_crops
 from helpers.display import show_images, overlay, show_heatmaps, compare
@@ -33,7 +33,7 @@ from helpers import saliency as Sa
 from helpers import features as Fe
 
 seed_everything(0)
-torch.set_num_threads(2)
+use_threads(2)   # 2 CPU threads, or OMP_NUM_THREADS when set
 model = load_model()
 photos = {"cat": sample_image("chelsea"), "espresso": sample_image("coffee"),
           "goldfish": imagenet_sample(1), "sports car": imagenet_sample(817)}

@@ -31,7 +31,7 @@ import numpy as np
 import torch
 import matplotlib.pyplot as plt
 from tqdm.auto import tqdm
-from helpers import seed_everything, pick
+from helpers import seed_everything, pick, use_threads
 from helpers.models import load_model
 from helpers.data import sample_image, imagenet_sample, imagenet_sample_crops, load_cifar10
 from helpers.display import show_images
@@ -39,7 +39,7 @@ from helpers.checks import check
 from helpers import ascent as As
 
 seed_everything(0)
-torch.set_num_threads(2)
+use_threads(2)   # 2 CPU threads, or OMP_NUM_THREADS when set
 model = load_model()
 CLASSES = ["flamingo", "goldfish", "tarantula", "pizza"]
 print(model.name, "-", len(model.classes), "classes;", ", ".join(f"{c} = {model.class_index(c)}" for c in CLASSES))"""),
@@ -145,7 +145,7 @@ settings = {
     "L2": dict(l2=1e-2),
     "+ blur": dict(l2=1e-2, blur_every=4, blur_sigma=1.0),
     "+ clipping": dict(l2=1e-2, blur_every=4, blur_sigma=1.0, clip_value=20, clip_grad=20),
-    "+ jitter": dict(l2=1e-2, blur_every=4, blur_sigma=1.0, clip_value=20, clip_grad=20, jitter=SIZE // 7),
+    "+ jitter": dict(l2=1e-2, blur_every=4, blur_sigma=1.0, clip_value=20, clip_grad=20, jitter=SIZE // 14),
 }
 ablation, titles = [], []
 for c in CLASSES:
@@ -363,7 +363,8 @@ ce = lambda out, t: torch.nn.functional.cross_entropy(out, t).reshape(1)
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")
     ours, theirs = As.fgsm(model, X[:2], Y[:2], 1 / 255), FGSM(model, ce, 0, 1).perturb(X[:2], 1 / 255, Y[:2])
-print("FGSM equal to Captum's on", f"{((ours - theirs).abs() < 1e-6).float().mean().item():.1%}", "of the pixels")"""),
+same = ((ours - theirs).abs() < 1e-6).float().mean().item()
+print("FGSM agrees with Captum's on over 99% of the pixels (the rest: gradients of ~0, sign is a coin toss):", same > 0.99)"""),
 md("""
 ## Questions
 

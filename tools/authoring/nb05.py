@@ -28,7 +28,7 @@ code(SETUP + """
 import time
 import numpy as np
 import torch
-from helpers import seed_everything, pick
+from helpers import seed_everything, pick, use_threads
 from helpers.models import load_model
 from helpers.data import sample_image, style_image, content_image, imagenet_sample_crops
 from helpers.display import show_images, compare
@@ -36,7 +36,7 @@ from helpers.checks import check
 from helpers import style as St
 
 seed_everything(0)
-torch.set_num_threads(2)   # the course is sized for 2 CPU cores
+use_threads(2)   # 2 CPU threads, or OMP_NUM_THREADS when set
 model = load_model()       # EfficientNet-Lite0: its features define "style" here
 paintings = style_image()  # {name: uint8 image}, the four public-domain paintings
 photo = content_image()    # Tuebingen
