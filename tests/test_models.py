@@ -222,3 +222,20 @@ def test_run_from_a_layer_equals_the_full_forward(name, layer, lite0):
         assert torch.allclose(model.run_from(layer, a), model(x), atol=1e-4)
     with pytest.raises(CourseError, match="cannot restart"):
         model.run_from("blocks.1.0" if name == "efficientnet_lite0" else "conv1.0", a)
+
+
+def test_activations_with_graph_are_freed(tiny):
+    """keep_graph=True in a loop (inversion, DeepDream) must not leak: the gradient hook may
+    not hold the trace strongly (that cycle runs through the autograd graph, which Python's
+    garbage collector cannot see)."""
+    import gc
+    import weakref
+    x = torch.rand(1, 3, 16, 16, requires_grad=True)
+    a = tiny.activations(x, "conv2", keep_graph=True)["conv2"]
+    gone = weakref.ref(a)
+    del a
+    gc.collect()
+    assert gone() is None
+    with tiny.trace("conv2") as t:              # gradients are still recorded while the trace lives
+        tiny(x)[0, 1].backward()
+    assert t.gradients["conv2"].shape == (1, 8, 16, 16)
