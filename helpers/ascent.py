@@ -134,16 +134,27 @@ def class_visualization(model, target, steps: int = 200, size: int = 224, lr: fl
     visualization; L2 and clipping then measure the change from ``init``, and ``size`` is
     ignored); ``center_bias`` > 0 restricts the first updates to a central region that
     grows to the whole image (Nguyen et al. 2016). Normalized gradient steps of size ``lr``.
-    Returns the :class:`~helpers.optim.Result` of the shared loop.
+
+    ``target`` may be a list of classes: they are visualized together as one batch (same
+    settings, each image normalized and clipped on its own), which is faster on a CPU than
+    one after the other. Returns the :class:`~helpers.optim.Result` of the shared loop
+    (``result.image`` is ``(N, 3, H, W)``, one image per target).
     """
-    target = model.class_index(target)
+    many = isinstance(target, (list, tuple))
+    targets = [model.class_index(t) for t in (target if many else [target])]
+    if not targets:
+        raise CourseError("got an empty list of classes")
     steps = check_positive_int(steps, "steps", minimum=0)
     if init is None:
-        base = neutral_image(model, size)
+        base = neutral_image(model, size).expand(len(targets), -1, -1, -1).clone()
     else:  # start (and measure L2 and clipping) from the given image
+        if many:
+            raise CourseError("init starts one visualization: pass one target with it")
         base = _check_images(init, "init", one=True).to(model.device)
     param = PixelImage(base)
     mask = _center_mask(tuple(base.shape[-2:]), model.device) if center_bias > 0 else None
+    rows = torch.arange(len(targets), device=model.device)
+    cols = torch.tensor(targets, device=model.device)
 
     def grad_edit(p):
         if mask is not None and p.step < center_bias * steps:  # an ever wider window in the centre
@@ -155,17 +166,19 @@ def class_visualization(model, target, steps: int = 200, size: int = 224, lr: fl
         if blur_every and (step + 1) % blur_every == 0:
             p.delta.copy_(blur(p.delta, blur_sigma))
         if (step + 1) % clip_every == 0:
-            if clip_value > 0:
-                p.delta.copy_(clip_small_values(p.delta, clip_value))
-            if clip_grad > 0 and p.delta.grad is not None:
-                p.delta.copy_(clip_small_gradients(p.delta, -p.delta.grad, clip_grad))
+            for i in range(len(targets)):  # percentiles are per image
+                d = p.delta[i:i + 1]
+                if clip_value > 0:
+                    d.copy_(clip_small_values(d, clip_value))
+                if clip_grad > 0 and p.delta.grad is not None:
+                    d.copy_(clip_small_gradients(d, -p.delta.grad[i:i + 1], clip_grad))
 
     param.step = 0
-    return optimize(param, lambda x: -model(x)[0, target], steps, lr=lr, optimizer="normalized",
+    return optimize(param, lambda x: -model(x)[rows, cols].sum(), steps, lr=lr, optimizer="normalized",
                     transform=RandomTransforms(jitter=jitter, seed=seed) if jitter else None,
                     penalty=(lambda im: l2 * ((im - base) ** 2).sum()) if l2 else None,
                     grad_edit=grad_edit, after_step=after, snapshots=snapshots, progress=progress,
-                    desc=f"class {model.classes[target]}")
+                    desc="class " + ", ".join(model.classes[t] for t in targets))
 
 
 def _center_mask(size, device):

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import urllib.error
+import weakref
 from pathlib import Path
 from typing import Iterable
 
@@ -312,8 +313,15 @@ class WrappedModel(nn.Module):
                     raise CourseError(f"layer {name!r} does not output a single tensor")
                 rec.activations[name] = out.clone() if keep_graph else out.detach().clone()
                 if out.requires_grad:
+                    # a weak reference: a strong one would make a cycle through the autograd
+                    # graph (hook -> trace -> kept activation -> graph -> hook) that Python's
+                    # garbage collector cannot see, and every call with keep_graph=True would leak
+                    ref = weakref.ref(rec)
+
                     def save_grad(g):
-                        rec.gradients[name] = g.detach().clone()
+                        r = ref()
+                        if r is not None:
+                            r.gradients[name] = g.detach().clone()
                     out.register_hook(save_grad)
                 if stop and len(rec.activations) == len(names):
                     raise _Stop

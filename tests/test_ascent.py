@@ -183,8 +183,8 @@ def test_loop_bad_input():
     with pytest.raises(CourseError, match="lower the learning rate"):
         optimize(PixelImage(torch.zeros(1, 3, 4, 4), clamp=False), lambda x: (x * float("inf")).sum(), 1,
                  optimizer="sgd", progress=False)
-    with pytest.raises(CourseError, match="one RGB image"):
-        PixelImage(torch.zeros(2, 3, 4, 4))
+    with pytest.raises(CourseError, match="RGB images"):
+        PixelImage(torch.zeros(1, 1, 4, 4))
 
 
 # ------------------------------------------------------------------ visualizations
@@ -200,6 +200,18 @@ def test_class_visualization_regularizers_on_tiny(tiny):
     assert zero(clipped) >= zero(plain) + 0.3          # pixels below the median (ties kept) reset
     jit = As.class_visualization(tiny, 1, steps=15, size=16, lr=0.02, jitter=2, progress=False)
     assert jit.losses[-1] < jit.losses[0]
+
+
+def test_class_visualization_batch_equals_one_by_one(tiny):
+    kw = dict(steps=12, size=16, lr=0.02, l2=0.5, blur_every=3, clip_value=30, clip_grad=20, clip_every=4,
+              progress=False)
+    both = As.class_visualization(tiny, [2, 0], **kw)
+    assert both.image.shape == (2, 3, 16, 16)
+    for i, t in enumerate([2, 0]):
+        one = As.class_visualization(tiny, t, **kw)
+        assert torch.allclose(both.image[i], one.image[0], atol=1e-5)
+    with pytest.raises(CourseError, match="empty list"):
+        As.class_visualization(tiny, [], progress=False)
 
 
 def test_channel_objective_and_fourier(tiny):

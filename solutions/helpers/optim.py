@@ -27,6 +27,8 @@ from .utils import CourseError, check_positive_int
 class PixelImage(nn.Module):
     """The image as free pixels: ``image = base + delta`` with ``delta`` the parameter.
 
+    ``base`` ``(N, 3, H, W)``: usually one image; a batch optimizes N images at once.
+
     ``base`` is the neutral image the optimization starts from (a grey or mean-colour
     image, or a photo) and ``delta`` starts at ``init - base`` (zero by default). Writing
     the image as an offset makes "start from the zero image" and an L2 penalty on the
@@ -189,7 +191,8 @@ def optimize(param: nn.Module, loss_fn: Callable[[torch.Tensor], torch.Tensor], 
 
     ``optimizer``: ``"adam"``, ``"sgd"``, ``"lbfgs"`` (one function evaluation budget of
     20 per step) or ``"normalized"``: plain gradient descent with the step divided by the
-    gradient's mean absolute value, so ``lr`` is the mean change per pixel (the classic
+    gradient's mean absolute value (per image of a batch), so ``lr`` is the mean change per
+    pixel (the classic
     class-visualization and DeepDream update). To *maximize* a score, return its negative.
     ``snapshots``: a number of evenly spaced steps, or a list of step numbers, at which a
     copy of the image is kept (step 0 is the start). Returns a :class:`Result`.
@@ -256,7 +259,8 @@ def optimize(param: nn.Module, loss_fn: Callable[[torch.Tensor], torch.Tensor], 
                 with torch.no_grad():
                     for p in params:
                         if p.grad is not None:
-                            p -= lr * p.grad / p.grad.abs().mean().clamp_min(1e-12)
+                            scale = p.grad.abs().flatten(1).mean(1).clamp_min(1e-12)   # per image
+                            p -= lr * p.grad / scale.view(-1, *[1] * (p.ndim - 1))
         with torch.no_grad():
             if after_step is not None:
                 after_step(step, param)
@@ -286,6 +290,6 @@ def _as_batch(x, name) -> torch.Tensor:
         raise CourseError(f"{name} must be a pixel-space tensor (1, 3, H, W); use model.to_input(image)")
     if x.ndim == 3:
         x = x[None]
-    if x.ndim != 4 or x.shape[:2] != (1, 3):
-        raise CourseError(f"{name} must be one RGB image (1, 3, H, W), got shape {tuple(x.shape)}")
+    if x.ndim != 4 or x.shape[1] != 3:
+        raise CourseError(f"{name} must be RGB images (N, 3, H, W), got shape {tuple(x.shape)}")
     return x.float()

@@ -139,7 +139,7 @@ parameterization, the class score as objective, the L2 penalty as `penalty`, jit
 switches the regularizers on one at a time, left to right (at 128 px to keep it quick).
 """),
 code("""# NBVAL_IGNORE_OUTPUT
-SIZE, STEPS = pick(112, 64), pick(120, 12)
+SIZE, STEPS = pick(112, 64), pick(100, 12)
 settings = {
     "no regularizer": dict(),
     "L2": dict(l2=1e-2),
@@ -147,19 +147,22 @@ settings = {
     "+ clipping": dict(l2=1e-2, blur_every=4, blur_sigma=1.0, clip_value=20, clip_grad=20),
     "+ jitter": dict(l2=1e-2, blur_every=4, blur_sigma=1.0, clip_value=20, clip_grad=20, jitter=SIZE // 14),
 }
-ablation, titles = [], []
-for c in CLASSES:
-    for name, kw in tqdm(settings.items(), desc=c, leave=False):
-        r = As.class_visualization(model, c, steps=STEPS, size=SIZE, lr=0.02, progress=False, **kw)
-        p = model(r.image).softmax(-1)[0, model.class_index(c)].item()
-        ablation.append(r.image[0]); titles.append(f"{c}: {name}\\np = {p:.2f}")
-show_images(As.contrast(torch.stack(ablation)), titles, ncols=len(settings), size=2.3,
+ablation = {}
+for name, kw in tqdm(settings.items(), desc="ablation", leave=False):   # the 4 classes as one batch
+    ablation[name] = As.class_visualization(model, CLASSES, steps=STEPS, size=SIZE, lr=0.02, progress=False, **kw).image
+images, titles = [], []
+for i, c in enumerate(CLASSES):
+    for name, imgs in ablation.items():
+        p = model(imgs[i:i + 1]).softmax(-1)[0, model.class_index(c)].item()
+        images.append(imgs[i]); titles.append(f"{c}: {name}\\np = {p:.2f}")
+show_images(As.contrast(torch.stack(images)), titles, ncols=len(settings), size=2.3,
             suptitle="class visualization, regularizers added left to right")"""),
 md("""
 Every column reaches a probability near 1: the network is satisfied by all of them. Only the
-regularized ones show something *we* recognise (fish bodies with eyes and fins, spider legs,
-flamingo heads and necks, pizza crust). The regularizers are a **prior** on natural images:
-they decide which of the many images the network likes we get to see.
+regularized ones show parts *we* can pick out (legs radiating from a spider's body, a
+flamingo's head, a fish's body); at this size and number of steps they stay rough. The
+regularizers are a **prior** on natural images: they decide which of the many images the
+network likes we get to see. A better prior gives clearly better pictures:
 
 ### A better recipe
 
@@ -170,7 +173,7 @@ robust to). Same loop, a different parameterization (`FourierImage`), Adam inste
 normalized steps:
 """),
 code("""# NBVAL_IGNORE_OUTPUT
-lucid = [As.fourier_visualization(model, As.class_objective(model, c), steps=pick(128, 10),
+lucid = [As.fourier_visualization(model, As.class_objective(model, c), steps=pick(100, 10),
                                   size=pick(160, 64), progress=False).image[0] for c in tqdm(CLASSES, leave=False)]
 probs = [model(x[None]).softmax(-1)[0, model.class_index(c)].item() for x, c in zip(lucid, CLASSES)]
 show_images(lucid, [f"{c}  p = {p:.2f}" for c, p in zip(CLASSES, probs)], ncols=4, size=3,
@@ -188,7 +191,7 @@ neurons = {"blocks.1": [3, 10, 20], "blocks.3": [5, 30, 60], "blocks.5": [10, 40
 imgs, titles = [], []
 for layer, chans in neurons.items():
     for ch in chans:
-        r = As.fourier_visualization(model, As.channel_objective(model, layer, ch), steps=pick(100, 8),
+        r = As.fourier_visualization(model, As.channel_objective(model, layer, ch), steps=pick(64, 8),
                                      size=pick(128, 48), progress=False)
         imgs.append(r.image[0]); titles.append(f"{layer} channel {ch}")
 show_images(imgs, titles, ncols=3, size=2.6, suptitle="channels of an early, a middle and a late block")"""),
@@ -335,7 +338,7 @@ show_images([x[0]] + [a[0] for a in advs.values()] + [torch.ones_like(x[0])]
 md("""
 How robust is the network? Top-1 accuracy on 200 ImageNet samples (one every 5 classes) as
 the budget grows. FGSM's gradient does not depend on `eps`, so it is computed once per
-image; PGD (3 steps) runs on a subset of 40 because each point costs 3 gradient passes.
+image; PGD (3 steps) runs on a subset of 24 because each point costs 3 gradient passes.
 """),
 code("""# NBVAL_IGNORE_OUTPUT
 every = pick(5, 100)
@@ -343,7 +346,7 @@ crops = imagenet_sample_crops(224, every=every, progress=False)
 X, Y = model.to_input(list(crops), size=None), torch.arange(0, 1000, every)
 epsilons = [0, 0.25 / 255, 0.5 / 255, 1 / 255, 2 / 255]
 acc_fgsm = As.accuracy_under_attack(model, X, Y, epsilons, "fgsm")
-n_pgd = pick(40, 6)
+n_pgd = pick(24, 6)
 acc_pgd = As.accuracy_under_attack(model, X[:n_pgd], Y[:n_pgd], epsilons[:4], "pgd", steps=pick(3, 2))
 plt.figure(figsize=(5, 3.2))
 plt.plot([e * 255 for e in epsilons], acc_fgsm, "o-", label=f"FGSM ({len(X)} images)")
