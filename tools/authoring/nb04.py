@@ -5,7 +5,7 @@ cells = [
 md("""
 # 4. Feature inversion and DeepDream: what does a layer keep?
 
-**Time for a full run: about 2 minutes on a laptop CPU** (under a minute in fast mode, `COURSE_FAST=1`).
+**Time for a full run: about 1 minute on a laptop CPU** (30 s in fast mode, `COURSE_FAST=1`).
 
 Notebook 3 asked what image a class or a neuron *wants*. Here we ask what a layer *keeps*
 of a given image, and what happens when we amplify what it sees:
