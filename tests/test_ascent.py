@@ -7,7 +7,6 @@ from captum.robust import FGSM, PGD
 
 from helpers import CourseError
 from helpers import ascent as As
-from helpers.models import tiny_cnn
 from helpers.optim import FourierImage, PixelImage, RandomTransforms, blur, optimize
 
 

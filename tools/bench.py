@@ -31,10 +31,11 @@ THREADS = int(os.environ.get("BENCH_THREADS", "2"))
 torch.set_num_threads(THREADS)
 
 
-def row(rows, name, ours, peer_name, peer, agree, repeat=9):
+def row(rows, name, ours, peer_name, peer, agree, repeat=9, warmup=True):
     """Time ours and the peer alternately (ABAB...), after one warm-up each, so that drift of
     the machine's speed hits both alike; report the medians."""
-    a, b = ours(), peer()
+    if warmup:
+        ours(), peer()
     t_ours, t_peer = [], []
     for _ in range(repeat):
         t = time.perf_counter()
@@ -108,6 +109,117 @@ def techniques():
     row(rows, "occlusion, local recompute (16/8, 224 px)", local, "Captum Occlusion, 16 per eval", captum[16], same, repeat=1)
     row(rows, "occlusion, exercise version, batched", batched, "Captum Occlusion, default call", captum[1], same, repeat=1)
     rows += optimization_rows(model)
+    rows += style_rows(model)
+    return rows
+
+
+def style_rows(model):
+    """Notebook 5: Efros-Leung against a per-candidate loop, Gatys against the PyTorch
+    tutorial's way of writing it, fast style transfer against Gatys."""
+    import copy
+
+    import numpy as np
+    import torch.nn as nn
+    import torch.nn.functional as F
+    from skimage import data as skdata
+
+    from helpers import style as St
+    from helpers.inversion import total_variation
+    rows = []
+
+    # -- Efros-Leung, 64 -> 128 px: ours in full; the per-candidate loop timed on 5 pixels, extrapolated
+    sample = skdata.brick()[:64, :64]
+    s = torch.from_numpy(sample.astype(np.float32) / 255)[None]
+    patches, _ = St.sample_patches(s, 11)
+    w = St.gaussian_window(11).flatten()
+    gen = torch.Generator().manual_seed(0)
+    mask = (torch.rand(121, generator=gen) < 0.5).float()
+    hood = torch.rand(121, generator=gen)
+
+    def loop_distances():
+        a = w * mask
+        return torch.stack([(a * (patches[p] - hood) ** 2).sum() / a.sum() for p in range(len(patches))])
+    t = time.perf_counter()
+    St.efros_leung(sample, 128, window=11, progress=False)
+    t_ours = time.perf_counter() - t
+    t = time.perf_counter()
+    for _ in range(5):
+        ref = loop_distances()
+    t_peer = (time.perf_counter() - t) / 5 * (128 * 128 - 9)
+    ok = bool(torch.allclose(St.neighbourhood_ssd(patches, hood, mask, w), ref, atol=1e-5))
+    rows.append(("Efros-Leung 64 -> 128 px (brick, window 11)", t_ours,
+                 "per-candidate loop, 5 pixels timed, extrapolated", t_peer, t_ours / t_peer, ok))
+    print(f"Efros-Leung: ours {t_ours:.1f} s, loop extrapolated {t_peer:.0f} s, ratio {t_ours / t_peer:.4f}, agree {ok}")
+
+    # -- Gatys, 256 px, 300 Adam steps: ours (the shared loop) against loss modules in a copy of the net
+    from helpers.data import content_image, style_image
+    content, style = content_image(), style_image("starry_night")
+    steps = 300
+
+    def ours_gatys():
+        return St.gatys(model, content, style, size=256, steps=steps, progress=False).image
+
+    def tutorial_gatys():
+        layers, cl = St.STYLE_LAYERS, St.CONTENT_LAYER
+        x0 = St.to_pixels(content, 256, model.device)
+        grams = St.style_grams(model, style, layers, 256)
+        with torch.no_grad():
+            p = model.activations(x0, [cl])[cl]
+        cw = 1.0 / float(p.pow(2).mean())
+        sw = {k: 10.0 / len(layers) / float(g.pow(2).mean()) for k, g in grams.items()}
+
+        class Loss(nn.Module):  # the tutorial's transparent layer that records its loss
+            def __init__(self, fn):
+                super().__init__()
+                self.fn, self.loss = fn, 0.0
+
+            def forward(self, a):
+                self.loss = self.fn(a)
+                return a
+        net = copy.deepcopy(model.net)
+        parts = [model.normalizer, nn.Identity(), net.conv_stem, net.bn1]
+        losses = [Loss(lambda a, k="bn1": sw[k] * F.mse_loss(St.gram_matrix(a), grams[k].expand(1, -1, -1)))]
+        parts.append(losses[-1])
+        for i in range(4):
+            parts.append(net.blocks[i])
+            k = f"blocks.{i}"
+            losses.append(Loss(lambda a, k=k: sw[k] * F.mse_loss(St.gram_matrix(a), grams[k].expand(1, -1, -1))))
+            parts.append(losses[-1])
+        losses.append(Loss(lambda a: cw * F.mse_loss(a, p)))
+        parts.append(losses[-1])
+        seq = nn.Sequential(*parts).eval()
+        x = x0.clone().requires_grad_(True)
+        opt = torch.optim.Adam([x], lr=0.02)
+        for _ in range(steps):
+            opt.zero_grad()
+            seq(x.contiguous(memory_format=torch.channels_last))
+            loss = sum(m.loss for m in losses) + total_variation(x) / x0.numel()
+            loss.backward()
+            opt.step()
+            with torch.no_grad():
+                x.clamp_(0, 1)
+        return x.detach()
+    row(rows, "Gatys, 256 px, 300 Adam steps", ours_gatys, "PyTorch-tutorial style (loss modules in a copy)",
+        tutorial_gatys, lambda a, b: (a - b).abs().mean() < 0.01, repeat=1, warmup=False)
+
+    # -- fast style transfer at 512 px against Gatys at 512 px (20 steps timed, extrapolated to 300)
+    net = St.load_stylizer("starry_night")
+    photo = St.to_pixels(content, 512)
+    fast = lambda: St.stylize(net, photo)  # noqa: E731
+    fast()
+    times = []
+    for _ in range(5):
+        t = time.perf_counter()
+        out = fast()
+        times.append(time.perf_counter() - t)
+    t_fast = statistics.median(times)
+    t = time.perf_counter()
+    g = St.gatys(model, content, style, size=512, steps=20, progress=False).image
+    t_gatys = (time.perf_counter() - t) / 20 * 300
+    ok = out.shape == g.shape and 0 <= float(out.min()) and float(out.max()) <= 1
+    rows.append(("fast style transfer, 512 px (starry_night net)", t_fast,
+                 "Gatys at 512 px, 300 steps (20 timed, extrapolated)", t_gatys, t_fast / t_gatys, ok))
+    print(f"fast style {t_fast * 1000:.0f} ms vs Gatys {t_gatys:.0f} s: {t_gatys / t_fast:.0f}x faster, valid {ok}")
     return rows
 
 

@@ -396,7 +396,7 @@ close to piecewise linear, so this argument holds locally; high dimension, not s
 non-linearity, makes small perturbations powerful.
 """),
 md("""
-**Q3.** Why is PGD with 5 steps stronger than FGSM with the same `eps`, and why must an
+**Q3.** Why is PGD with a few steps stronger than FGSM with the same `eps`, and why must an
 attack's result be clamped to `[0, 1]` and projected into the `eps` box after every step?
 """),
 answer("nb3_q3", 2, """

@@ -181,7 +181,7 @@ plus the carried detail, a `RandomTransforms(jitter)` transform, normalized step
 photo dreamed at a lower and a higher layer:
 """),
 code("""# NBVAL_IGNORE_OUTPUT
-LONG = pick(384, 128)
+LONG = pick(384, 160)
 dreams = {}
 for layer in ("blocks.2", "blocks.4"):
     dreams[layer] = In.deep_dream(model, sample_image("coffee"), layer, octaves=pick(4, 2), steps=pick(10, 3),
