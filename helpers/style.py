@@ -186,7 +186,6 @@ def efros_leung(sample, size: int | tuple[int, int] = 128, window: int = 11, eps
 
 
 def _grow(out, filled, patches, centres, weights, eps, gen, r, ones, H, W, C, progress):
-    window = 2 * r + 1
     bar = tqdm(total=H * W, initial=int(filled.sum()), desc="Efros-Leung", disable=not progress, leave=False)
     while filled.sum() < H * W:
         count = F.conv2d(filled[None, None], ones, padding=r)[0, 0]

@@ -103,6 +103,23 @@ def unknown(kind: str, name, options: Sequence[str], show_all: bool = False) -> 
     return CourseError(f"unknown {kind} {name!r}; " + "; ".join(parts))
 
 
+def check_images(x, name: str = "x", one: bool = False) -> torch.Tensor:
+    """``x`` detached, or a clear error unless it is a pixel-space batch ``(N, 3, H, W)`` in
+    ``[0, 1]`` (``one=True``: exactly one image)."""
+    if not isinstance(x, torch.Tensor):
+        raise CourseError(f"{name} must be a pixel-space tensor (N, 3, H, W); use model.to_input(image)")
+    if x.ndim != 4 or x.shape[1] != 3:
+        raise CourseError(f"{name} must be RGB images of shape (N, 3, H, W), got {tuple(x.shape)}"
+                          + (" (a grey image? convert it to RGB first)" if x.ndim == 4 and x.shape[1] == 1 else ""))
+    if one and x.shape[0] != 1:
+        raise CourseError(f"{name} must be one image (1, 3, H, W), got a batch of {x.shape[0]}")
+    x = x.detach()
+    if x.min() < -1e-6 or x.max() > 1 + 1e-6:
+        raise CourseError(f"{name} must be a pixel-space image in [0, 1]; got values in "
+                          f"[{float(x.min()):.3g}, {float(x.max()):.3g}]")
+    return x
+
+
 def check_positive_int(value, name: str, minimum: int = 1) -> int:
     """``value`` as an int, or a clear error when it is not an integer >= ``minimum``."""
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)):

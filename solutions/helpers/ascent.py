@@ -22,24 +22,10 @@ import torch.nn.functional as F
 from tqdm.auto import tqdm
 
 from .optim import FourierImage, PixelImage, RandomTransforms, Result, blur, optimize
-from .utils import CourseError, check_positive_int
+from .utils import CourseError, check_images, check_positive_int
 
 
 # ============================================================================ validation
-def _check_images(x, name="x", one=False):
-    if not isinstance(x, torch.Tensor):
-        raise CourseError(f"{name} must be a pixel-space tensor (N, 3, H, W); use model.to_input(image)")
-    if x.ndim != 4 or x.shape[1] != 3:
-        raise CourseError(f"{name} must be RGB images of shape (N, 3, H, W), got {tuple(x.shape)}"
-                          + (" (a grey image? convert it to RGB first)" if x.ndim == 4 and x.shape[1] == 1 else ""))
-    if one and x.shape[0] != 1:
-        raise CourseError(f"{name} must be one image (1, 3, H, W), got a batch of {x.shape[0]}")
-    if x.detach().min() < -1e-6 or x.detach().max() > 1 + 1e-6:
-        raise CourseError(f"{name} must be a pixel-space image in [0, 1]; got values in "
-                          f"[{float(x.min()):.3g}, {float(x.max()):.3g}]")
-    return x.detach()
-
-
 def check_epsilon(eps, name="eps") -> float:
     """``eps`` as a float in (0, 1] (pixel units), or a clear error."""
     if isinstance(eps, bool) or not isinstance(eps, (int, float, np.floating)):
@@ -167,7 +153,7 @@ def class_visualization(model, target, steps: int = 200, size: int = 224, lr: fl
     else:  # start (and measure L2 and clipping) from the given image
         if many:
             raise CourseError("init starts one visualization: pass one target with it")
-        base = _check_images(init, "init", one=True).to(model.device)
+        base = check_images(init, "init", one=True).to(model.device)
     param = PixelImage(base)
     mask = _center_mask(tuple(base.shape[-2:]), model.device) if center_bias > 0 else None
     rows = torch.arange(len(targets), device=model.device)
@@ -280,7 +266,7 @@ def fooling_image(model, x: torch.Tensor, target, lr: float = 0.002, max_steps: 
     Returns ``(fooled, steps)``: the image (detached) and the number of steps taken
     (0 if ``x`` is already classified as ``target``). Stop **as soon as** the target wins.
     """
-    x = _check_images(x, one=True)
+    x = check_images(x, one=True)
     target = model.class_index(target)
     max_steps = check_positive_int(max_steps, "max_steps", minimum=0)
     ### BEGIN SOLUTION
@@ -305,7 +291,7 @@ def fgsm(model, x: torch.Tensor, y, eps: float, targeted: bool = False) -> torch
     the cross-entropy (``F.cross_entropy`` of the logits, mean over the batch), then clamp
     to ``[0, 1]``. Returns the adversarial batch (detached).
     """
-    x = _check_images(x)
+    x = check_images(x)
     eps = check_epsilon(eps)
     y = _labels(model, y, len(x))
     ### BEGIN SOLUTION
@@ -328,7 +314,7 @@ def pgd(model, x: torch.Tensor, y, eps: float, alpha: float | None = None, steps
     ``[-eps, eps]`` around the original ``x``, and clamp to ``[0, 1]``. The result is always
     a valid image within ``eps`` of ``x``. Returns the adversarial batch (detached).
     """
-    x = _check_images(x)
+    x = check_images(x)
     eps = check_epsilon(eps)
     steps = check_positive_int(steps, "steps")
     alpha = 2.5 * eps / steps if alpha is None else check_epsilon(alpha, "alpha")
@@ -365,7 +351,7 @@ def accuracy_under_attack(model, images: torch.Tensor, labels, epsilons, attack:
     if attack not in ("fgsm", "pgd"):
         from .utils import unknown
         raise unknown("attack", attack, ["fgsm", "pgd"])
-    images = _check_images(images)
+    images = check_images(images)
     y = _labels(model, labels, len(images))
     epsilons = [float(e) for e in epsilons]
     for e in epsilons:

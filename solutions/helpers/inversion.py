@@ -19,7 +19,7 @@ import torch.nn.functional as F
 from tqdm.auto import tqdm
 
 from .optim import PixelImage, RandomTransforms, Result, optimize
-from .utils import CourseError, check_positive_int
+from .utils import CourseError, check_images, check_positive_int
 
 
 # ============================================================================ 1. total variation
@@ -93,7 +93,7 @@ def invert(model, x: torch.Tensor, layer: str, steps: int = 200, lam: float = 1.
     :func:`inversion_loss` with Adam on the shared loop. The forward pass stops at
     ``layer``, so early layers are cheap.
     """
-    x = _check_image(x)
+    x = check_images(x, one=True)
     if not isinstance(layer, str) or not layer.strip():
         raise CourseError(f"layer must be a layer name such as 'blocks.2', got {layer!r}")
     model.layer(layer)
@@ -140,7 +140,7 @@ def dream_step(model, x: torch.Tensor, layer: str, lr: float = 0.01, shift: tupl
     Returns ``(new_x, objective)``: the detached image and ``1/2 ||a||^2`` (a float) before
     the step. Do not change ``x`` in place.
     """
-    x = _check_image(x)
+    x = check_images(x, one=True)
     ### BEGIN SOLUTION
     dy, dx = shift
     xr = torch.roll(x, (dy, dx), dims=(-2, -1)).requires_grad_(True)
@@ -205,7 +205,7 @@ def deep_dream(model, image, layer: str, octaves: int = 4, octave_scale: float =
     model.layer(layer)
     steps = check_positive_int(steps, "steps", minimum=0)
     if isinstance(image, torch.Tensor) and image.ndim == 4:
-        photo = _check_image(image)
+        photo = check_images(image, "image", one=True)
     else:
         photo = model.to_input(image, size=None)
     if size is not None:
@@ -236,15 +236,6 @@ def deep_dream(model, image, layer: str, octaves: int = 4, octave_scale: float =
 
 
 # ============================================================================ validation
-def _check_image(x):
-    if not isinstance(x, torch.Tensor):
-        raise CourseError("expected a pixel-space image tensor (1, 3, H, W); use model.to_input(image)")
-    if x.ndim != 4 or x.shape[0] != 1 or x.shape[1] != 3:
-        raise CourseError(f"expected one RGB image (1, 3, H, W), got shape {tuple(x.shape)}"
-                          + (" (a grey image? convert it to RGB first)" if x.ndim == 4 and x.shape[1] == 1 else ""))
-    return x.detach()
-
-
 def _check_beta(beta):
     if isinstance(beta, bool) or not isinstance(beta, (int, float)) or beta <= 0:
         raise CourseError(f"beta must be a positive number (1 and 2 are usual), got {beta!r}")
