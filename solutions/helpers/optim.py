@@ -18,7 +18,6 @@ from typing import Callable, Sequence
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from torchvision.transforms.v2 import functional as TF
 from tqdm.auto import tqdm
 
 from .utils import CourseError, check_positive_int
@@ -148,8 +147,12 @@ def blur(x: torch.Tensor, sigma: float) -> torch.Tensor:
     """Gaussian blur of an image batch (torchvision's), kernel of about 4 sigma."""
     if sigma <= 0:
         return x
+    # imported here, not at the top: importing torchvision also imports torch._dynamo (1.5 s),
+    # which every process that imports this module (the grader's included) would pay
+    from torchvision.transforms.v2.functional import gaussian_blur
+
     k = 2 * math.ceil(2 * sigma) + 1
-    return TF.gaussian_blur(x, [k, k], [float(sigma), float(sigma)])
+    return gaussian_blur(x, [k, k], [float(sigma), float(sigma)])
 
 
 # ------------------------------------------------------------------ the loop
