@@ -219,8 +219,12 @@ def guided_relu_backward(x: torch.Tensor, grad_output: torch.Tensor, upper: floa
     gradient is positive; zero elsewhere. Same shape as ``x``.
     """
     ### BEGIN SOLUTION
-    active = (x > 0) & (x < upper)
-    return grad_output.clamp(min=0) * active
+    # = grad_output.clamp(min=0) * ((x > 0) & (x < upper)), in two passes instead of four:
+    # torch's own fused ReLU / ReLU6 backward kernels applied to the positive gradient
+    positive = grad_output.clamp(min=0)
+    if upper == float("inf"):
+        return torch.ops.aten.threshold_backward(positive, x, 0)
+    return torch.ops.aten.hardtanh_backward(positive, x, 0, upper)
     ### END SOLUTION
 
 
