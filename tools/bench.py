@@ -46,7 +46,7 @@ def row(rows, name, ours, peer_name, peer, agree, repeat=9, warmup=True):
         t_peer.append(time.perf_counter() - t)
     ok = bool(agree(a, b))
     t_ours, t_peer = statistics.median(t_ours), statistics.median(t_peer)
-    rows.append((name, t_ours, peer_name, t_peer, t_ours / t_peer, ok))
+    rows.append((name, t_ours, peer_name, t_peer, t_ours / t_peer, ok, str(repeat)))
     print(f"{name:38s} {t_ours * 1000:9.1f} ms | {peer_name:34s} {t_peer * 1000:9.1f} ms | "
           f"ratio {t_ours / t_peer:5.2f} | agree {ok}", flush=True)
 
@@ -71,7 +71,7 @@ def techniques():
     def captum_saliency():
         return Saliency(model).attribute(x.clone().requires_grad_(True), target=t, abs=True).amax(1)[0]
     row(rows, "saliency (Lite0, 224 px)", lambda: Sa.saliency_map(model, x, t),
-        "Captum Saliency + max over RGB", captum_saliency, lambda a, b: torch.allclose(a, b, atol=1e-6))
+        "Captum Saliency + max over RGB", captum_saliency, lambda a, b: torch.allclose(a, b, atol=1e-6), repeat=21)
 
     # guided backprop needs a plain-ReLU network for the peer to be correct: ResNet-18
     # (random weights: the timing and the agreement do not depend on them)
@@ -80,7 +80,7 @@ def techniques():
                        IMAGENET_MEAN, IMAGENET_STD, "avgpool", "layer4", "fc")
     row(rows, "guided backprop (ResNet-18, ReLU)", lambda: Sa.guided_backprop(r18, x, target=t),
         "Captum GuidedBackprop", lambda: GuidedBackprop(r18).attribute(x.clone().requires_grad_(True), target=t)[0],
-        lambda a, b: torch.allclose(a, b, atol=1e-5))
+        lambda a, b: torch.allclose(a, b, atol=1e-5), repeat=21)
 
     def pgc():
         with GradCAM(model=model, target_layers=[model.layer("bn2")]) as gc:
@@ -91,12 +91,12 @@ def techniques():
         return (m - m.min()) / (m.max() - m.min() + 1e-7)
     import numpy as np
     row(rows, "Grad-CAM (Lite0 bn2, upsampled+scaled)", ours_gc_scaled, "pytorch-grad-cam GradCAM", pgc,
-        lambda a, b: np.corrcoef(a.ravel(), b.ravel())[0, 1] > 0.99)
+        lambda a, b: np.corrcoef(a.ravel(), b.ravel())[0, 1] > 0.99, repeat=21)
     row(rows, "Grad-CAM (Lite0 bn2)", lambda: Sa.grad_cam(model, x, t),
         "Captum LayerGradCam (relu)",
         lambda: LayerGradCam(model, model.layer("bn2")).attribute(x.clone().requires_grad_(True), target=t,
                                                                    relu_attributions=True)[0, 0],
-        lambda a, b: torch.allclose(a, b, atol=1e-5))
+        lambda a, b: torch.allclose(a, b, atol=1e-5), repeat=21)
 
     prob = lambda z: model(z).softmax(-1)  # noqa: E731
     captum = {ppe: (lambda ppe=ppe: Occlusion(prob).attribute(
@@ -105,9 +105,9 @@ def techniques():
     same = lambda a, b: torch.allclose(a, b, atol=1e-5)  # noqa: E731
     local = lambda: Sa.occlusion_map_local(model, x, t, 16, 8)  # noqa: E731
     batched = lambda: Sa.occlusion_map(model, x, t, 16, 8)  # noqa: E731
-    row(rows, "occlusion, local recompute (16/8, 224 px)", local, "Captum Occlusion, default call", captum[1], same, repeat=1)
-    row(rows, "occlusion, local recompute (16/8, 224 px)", local, "Captum Occlusion, 16 per eval", captum[16], same, repeat=1)
-    row(rows, "occlusion, exercise version, batched", batched, "Captum Occlusion, default call", captum[1], same, repeat=1)
+    row(rows, "occlusion, local recompute (16/8, 224 px)", local, "Captum Occlusion, default call", captum[1], same, repeat=3)
+    row(rows, "occlusion, local recompute (16/8, 224 px)", local, "Captum Occlusion, 16 per eval", captum[16], same, repeat=3)
+    row(rows, "occlusion, exercise version, batched", batched, "Captum Occlusion, default call", captum[1], same, repeat=3)
     rows += optimization_rows(model)
     rows += style_rows(model)
     return rows
@@ -148,7 +148,7 @@ def style_rows(model):
     t_peer = (time.perf_counter() - t) / 5 * (128 * 128 - 9)
     ok = bool(torch.allclose(St.neighbourhood_ssd(patches, hood, mask, w), ref, atol=1e-5))
     rows.append(("Efros-Leung 64 -> 128 px (brick, window 11)", t_ours,
-                 "per-candidate loop, 5 pixels timed, extrapolated", t_peer, t_ours / t_peer, ok))
+                 "per-candidate loop, 5 pixels timed, extrapolated", t_peer, t_ours / t_peer, ok, "1 / 5 px"))
     print(f"Efros-Leung: ours {t_ours:.1f} s, loop extrapolated {t_peer:.0f} s, ratio {t_ours / t_peer:.4f}, agree {ok}")
 
     # -- Gatys, 256 px, 300 Adam steps: ours (the shared loop) against loss modules in a copy of the net
@@ -219,7 +219,7 @@ def style_rows(model):
     t_gatys = (time.perf_counter() - t) / 20 * 300
     ok = out.shape == g.shape and 0 <= float(out.min()) and float(out.max()) <= 1
     rows.append(("fast style transfer, 512 px (starry_night net)", t_fast,
-                 "Gatys at 512 px, 300 steps (20 timed, extrapolated)", t_gatys, t_fast / t_gatys, ok))
+                 "Gatys at 512 px, 300 steps (20 timed, extrapolated)", t_gatys, t_fast / t_gatys, ok, "5 / 1"))
     print(f"fast style {t_fast * 1000:.0f} ms vs Gatys {t_gatys:.0f} s: {t_gatys / t_fast:.0f}x faster, valid {ok}")
     return rows
 
@@ -352,11 +352,12 @@ def main(argv=None):
              f"Generated by `bash course.sh bench{' --quick' if args.quick else ''}"
              f"{' --with-tests' if args.with_tests else ''}` on {datetime.date.today()}.", "",
              f"Machine: {machine()}.", "",
-             "Medians of 9 alternating runs after a warm-up (occlusion: 1 run after the warm-up). Ratio = ours / peer: below 1 means ours "
+             "Medians of 'runs' runs each, ours and the peer alternating (ABAB...) after a warm-up run of each, "
+             "so that drift of the machine's speed hits both alike. Ratio = ours / peer: below 1 means ours "
              "is faster. 'agree' checks that both give the same result where the definitions coincide.", "",
-             "| ours | ms | peer | ms | ratio | agree |", "| --- | ---: | --- | ---: | ---: | :---: |"]
-    lines += [f"| {n} | {a * 1000:.1f} | {p} | {b * 1000:.1f} | {r:.2f} | {'yes' if ok else 'NO'} |"
-              for n, a, p, b, r, ok in rows]
+             "| ours | ms | peer | ms | ratio | runs | agree |", "| --- | ---: | --- | ---: | ---: | ---: | :---: |"]
+    lines += [f"| {n} | {a * 1000:.1f} | {p} | {b * 1000:.1f} | {r:.2f} | {k} | {'yes' if ok else 'NO'} |"
+              for n, a, p, b, r, ok, k in rows]
     if nbs:
         lines += ["", "Solved notebooks, executed headless in full mode:", "",
                   "| notebook | seconds | budget | result |", "| --- | ---: | ---: | --- |"]

@@ -336,12 +336,15 @@ JupyterLab; run headless, the cell draws the default choice).
 code("""# NBVAL_IGNORE_OUTPUT
 import ipywidgets as widgets
 
+explore_photos = photos[:300]   # 300 photos: a few seconds per choice (all of them: about 15 s)
+
 def explore(layer="blocks.2", channel=4):
-    res, rf = Fe.max_activating_patches(model, photos, layer, [channel], k=9, batch_size=25, progress=False)
+    res, rf = Fe.max_activating_patches(model, explore_photos, layer, [channel], k=9, batch_size=25, progress=False)
     Fe.show_patches(res, layer, rf, size=2.0)
 
+# continuous_update=False: the patches are recomputed when the slider is released, not at every step
 _ = widgets.interact(explore, layer=widgets.Dropdown(options=["blocks.0", "blocks.1", "blocks.2", "blocks.3", "blocks.4"], value="blocks.2"),
-                 channel=widgets.IntSlider(value=4, min=0, max=15))"""),
+                 channel=widgets.IntSlider(value=4, min=0, max=15, continuous_update=False))"""),
 md("""
 ## Questions (graded by your instructor)
 
