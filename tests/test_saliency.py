@@ -42,6 +42,18 @@ def test_occlusion_does_not_depend_on_batch_size_on_lite0(lite0, cat):
     assert a.shape == (64, 64) and torch.allclose(a, b, atol=1e-5)
 
 
+def test_guided_relu_backward_is_the_masked_positive_gradient():
+    """The definition, on random values (ties included: exactly 0 and exactly 6 block)."""
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(2, 3, 5, 5, generator=g) * 4
+    x[0, 0, 0, :3] = torch.tensor([0.0, 6.0, -0.0])
+    grad = torch.randn(2, 3, 5, 5, generator=g)
+    for upper in (float("inf"), 6.0):
+        want = grad.clamp(min=0) * ((x > 0) & (x < upper))
+        assert torch.equal(Sa.guided_relu_backward(x, grad, upper), want)
+    assert Sa.guided_relu_backward(x.double(), grad.double(), 6.0).dtype == torch.float64
+
+
 def test_guided_backprop_equals_captum_on_plain_relu():
     model = tiny_cnn(seed=5, inplace=True)
     x = torch.rand(1, 3, 16, 16)
