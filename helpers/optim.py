@@ -195,8 +195,8 @@ def optimize(param: nn.Module, loss_fn: Callable[[torch.Tensor], torch.Tensor], 
     ``optimizer``: ``"adam"``, ``"sgd"``, ``"lbfgs"`` (one function evaluation budget of
     20 per step) or ``"normalized"``: plain gradient descent with the step divided by the
     gradient's mean absolute value (per image of a batch), so ``lr`` is the mean change per
-    pixel (the classic
-    class-visualization and DeepDream update). To *maximize* a score, return its negative.
+    pixel (the classic class-visualization and DeepDream update). To *maximize* a score,
+    return its negative.
     ``snapshots``: a number of evenly spaced steps, or a list of step numbers, at which a
     copy of the image is kept (step 0 is the start). Returns a :class:`Result`.
     """

@@ -34,18 +34,22 @@ def _check_one(model, x):
 
 
 # ============================================================================ 1. occlusion
-def window_masks(height: int, width: int, window: int, stride: int) -> torch.Tensor:
-    """Every position of a ``window x window`` square sliding with ``stride``: bool masks
-    ``(L, 1, height, width)``, row by row. Only whole windows are used (positions
-    ``0, stride, 2 stride, ...`` while the window fits)."""
+def window_positions(height: int, width: int, window: int, stride: int) -> list[tuple[int, int]]:
+    """The top-left corners ``(y, x)`` of a ``window x window`` square sliding with
+    ``stride``, row by row. Only whole windows are used (``0, stride, 2 stride, ...`` while
+    the window fits)."""
     check_positive_int(window, "window")
     check_positive_int(stride, "stride")
     if window > min(height, width):
         raise CourseError(f"the window ({window} px) is larger than the image ({height} x {width})")
-    ys = range(0, height - window + 1, stride)
-    xs = range(0, width - window + 1, stride)
-    masks = torch.zeros(len(ys) * len(xs), 1, height, width, dtype=torch.bool)
-    for n, (y, x) in enumerate((y, x) for y in ys for x in xs):
+    return [(y, x) for y in range(0, height - window + 1, stride) for x in range(0, width - window + 1, stride)]
+
+
+def window_masks(height: int, width: int, window: int, stride: int) -> torch.Tensor:
+    """Every position of :func:`window_positions` as a bool mask: ``(L, 1, height, width)``."""
+    positions = window_positions(height, width, window, stride)
+    masks = torch.zeros(len(positions), 1, height, width, dtype=torch.bool)
+    for n, (y, x) in enumerate(positions):
         masks[n, 0, y:y + window, x:x + window] = True
     return masks
 
@@ -97,7 +101,7 @@ def occlusion_map_local(model, x: torch.Tensor, target, window: int = 16, stride
     x = _check_one(model, x)
     target = model.class_index(target)
     H, W = x.shape[-2:]
-    window_masks(H, W, window, stride)[:0]          # validates window and stride
+    positions = window_positions(H, W, window, stride)
     try:
         rf = layer_receptive_field(model, split, H)
         with torch.no_grad():
@@ -109,7 +113,6 @@ def occlusion_map_local(model, x: torch.Tensor, target, window: int = 16, stride
     side = -(-(window + 2 * R + 2 * S) // S) * S       # crop side, a multiple of the stride
     if H % S or W % S or side > min(H, W):
         return occlusion_map(model, x, target, window, stride, baseline, batch_size, progress)
-    positions = [(y, xx) for y in range(0, H - window + 1, stride) for xx in range(0, W - window + 1, stride)]
     base = torch.as_tensor(baseline, dtype=x.dtype, device=x.device)
 
     def span(p, n_units, size):
