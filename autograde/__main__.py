@@ -6,11 +6,14 @@
   feedback                feedback/<student>/<assignment>/ (nbgrader HTML + grading_report.html)
   export [--to FILE]      grades.csv and grades_by_cell.csv
   status                  what is released, collected and graded
+  formgrader [OPTIONS]    nbgrader's formgrader (grade the written answers by hand): JupyterLab
+                          in the course folder, opened at /formgrader (OPTIONS go to jupyter lab)
 """
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 
 from .course import Course
@@ -38,12 +41,15 @@ def main(argv=None) -> int:
     e = sp.add_parser("export")
     e.add_argument("--to")
     sp.add_parser("status")
+    sp.add_parser("formgrader", help="nbgrader's formgrader in JupyterLab (options are passed to jupyter lab)")
     j = sp.add_parser("_job")          # internal: one job of a batch
     j.add_argument("assignment")
     j.add_argument("student")
     j.add_argument("--slot", type=int, default=0)
     j.add_argument("--settings-json")
-    args = ap.parse_args(argv)
+    args, extra = ap.parse_known_args(argv)
+    if extra and args.cmd != "formgrader":
+        ap.error(f"unrecognized arguments: {' '.join(extra)}")
 
     over = {}
     if getattr(args, "run_cells", None):
@@ -71,10 +77,26 @@ def main(argv=None) -> int:
             todo, done = pending(course, [a], course.students())
             print(f"{a}: released={course._assignment_in_gradebook(a)} collected={len(todo) + len(done)} "
                   f"graded={len(done)} to grade={len(todo)}")
+    elif args.cmd == "formgrader":
+        return formgrader(course, extra)
     elif args.cmd == "_job":
         from .job import run_job
         st = run_job(course, args.assignment, args.student, args.slot)
         print(st["summary"])
+    return 0
+
+
+def formgrader(course: Course, extra: list[str]) -> int:
+    """Replace this process by JupyterLab serving the course folder, opened at the formgrader
+    (nbgrader's server extension reads nbgrader_config.py from the folder it starts in)."""
+    course.home.mkdir(parents=True, exist_ok=True)
+    os.chdir(course.home)
+    argv = [sys.executable, "-m", "jupyter", "lab", f"--ServerApp.root_dir={course.home}",
+            "--ServerApp.default_url=/formgrader"]
+    if hasattr(os, "geteuid") and os.geteuid() == 0:
+        argv.append("--allow-root")
+    print(f"formgrader: JupyterLab in {course.home}; open /formgrader on the address it prints", flush=True)
+    os.execv(sys.executable, argv + extra)
     return 0
 
 

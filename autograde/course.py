@@ -16,12 +16,12 @@ import stat
 import sys
 import tempfile
 import zipfile
-from dataclasses import dataclass, field
 from pathlib import Path
+
+from .config import COURSE_ID, Settings, nbgrader_config, released_files
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_HOME = ROOT / "autograde"
-COURSE_ID = "cnn-vis"
 HIDDEN_BEGIN, SOLUTION_BEGIN = "### BEGIN HIDDEN TESTS", "### BEGIN SOLUTION"
 MAX_SUBMISSION_BYTES = 200 << 20     # per student, unpacked
 MAX_SUBMISSION_FILES = 2000
@@ -38,27 +38,6 @@ def release_tool(root: Path):
         sys.path.insert(0, tools)
     import release
     return release
-
-
-@dataclass
-class Settings:
-    """Grading settings (``c.CourseGrader.<name>`` in nbgrader_config.py, or CLI flags)."""
-    run_cells: str = "graded"      # graded: setup, checks and graded cells; all: every cell (fast mode); none
-    cell_timeout_s: int = 60       # nbgrader's per-cell timeout in the sandboxed kernel
-    notebook_wall_s: int = 300     # the whole sandboxed notebook run
-    call_timeout_s: int = 30       # one call of a student function by the judge
-    judge_budget_s: int = 180      # all of a notebook's judged cells together
-    job_wall_s: int = 900          # one (student, assignment) job, everything included
-    limits: dict = field(default_factory=dict)   # sandbox.Limits fields
-
-    @classmethod
-    def from_config(cls, cfg) -> "Settings":
-        s = cls()
-        sec = cfg.get("CourseGrader", {}) if cfg is not None else {}
-        for k in cls.__dataclass_fields__:
-            if k in sec:
-                setattr(s, k, sec[k])
-        return s
 
 
 def _slug(name: str) -> str:
@@ -82,10 +61,7 @@ class Course:
         self.home = Path(home or os.environ.get("COURSE_GRADER_HOME") or DEFAULT_HOME).resolve()
         self.root = Path(root or os.environ.get("COURSE_GRADER_ROOT") or ROOT).resolve()
         self.file_config = self._load_file_config()
-        self.settings = Settings.from_config(self.file_config)
-        for k, v in overrides.items():
-            if v is not None:
-                setattr(self.settings, k, v)
+        self.settings = Settings.from_config(self.file_config, **overrides)
 
     # ------------------------------------------------------------------ places
     source = property(lambda s: s.home / "source")
@@ -129,42 +105,16 @@ class Course:
         from traitlets.config.loader import PyFileConfigLoader
         return PyFileConfigLoader(f.name, path=str(self.home)).load_config()
 
-    def base_config(self):
-        """The course's nbgrader configuration (nbgrader_config.py merges this in)."""
-        from nbgrader.preprocessors import (CheckCellMetadata, ClearHiddenTests, ClearOutput, DeduplicateIds,
-                                            OverwriteCells, OverwriteKernelspec)
-        from traitlets.config import Config
-
-        from .preprocessors import RunOnly
-        c = Config()
-        c.CourseDirectory.root = str(self.home)
-        c.CourseDirectory.course_id = COURSE_ID
-        c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback", ".DS_Store", "__MACOSX"]
-        c.CourseDirectory.max_file_size = 100_000   # kB: the weights file is 2 MB
-        # Every non-notebook file of an assignment (the helpers library) is the student's own:
-        # never overwrite it with the instructor's copy (an untouched stub would pass, and the
-        # feedback folder would hand out the instructor's file).
-        c.Autograde.exclude_overwriting = {a: self.released_files(a) for a in self._existing_sources()}
-        # Hidden tests never reach the student's kernel: they are cleared right after nbgrader
-        # restores the test cells, before execution. Points are decided by the trusted judge.
-        c.Autograde.sanitize_preprocessors = [ClearOutput, DeduplicateIds, OverwriteKernelspec, OverwriteCells,
-                                              ClearHiddenTests, RunOnly, CheckCellMetadata]
-        c.ClearHiddenTests.enforce_metadata = False
-        c.Execute.timeout = int(self.settings.cell_timeout_s) if hasattr(self, "settings") else 60
-        c.Execute.startup_timeout = 120
-        c.Execute.kernel_manager_class = "autograde.sandbox.SandboxKernelManager"
-        return c
-
     def config(self, **extra):
+        """nbgrader's configuration: nbgrader_config.py, then the course-owned settings
+        (built fresh from source/ and the settings), then the gradebook and ``extra``
+        (``Section__name=value``)."""
         from traitlets.config import Config
         c = Config()
-        c.merge(self.base_config())
         if self.file_config is not None:
             c.merge(self.file_config)
-        c.CourseDirectory.root = str(self.home)
+        c.merge(nbgrader_config(self.home, self.settings))
         c.CourseDirectory.db_url = self.db_url
-        c.Execute.timeout = int(self.settings.cell_timeout_s)
-        c.RunOnly.mode = self.settings.run_cells
         for k, v in extra.items():
             sec, name = k.split("__")
             c[sec][name] = v
@@ -180,13 +130,8 @@ class Course:
         from nbgrader.api import Gradebook
         return Gradebook(self.db_url, COURSE_ID)
 
-    def _existing_sources(self) -> list[str]:
-        return sorted(p.name for p in self.source.iterdir() if p.is_dir()) if self.source.is_dir() else []
-
     def released_files(self, a: str) -> list[str]:
-        base = self.source / a
-        return sorted(p.relative_to(base).as_posix() for p in base.rglob("*")
-                      if p.is_file() and p.suffix != ".ipynb" and "__pycache__" not in p.parts)
+        return released_files(self.source / a)
 
     # ------------------------------------------------------------------ release
     def write_sources(self) -> dict[str, bool]:

@@ -1,27 +1,22 @@
-# nbgrader configuration of the course (used by `bash course.sh grade ...` and by the plain
-# `nbgrader` commands, e.g. `cd autograde && nbgrader formgrader` to grade written answers).
-# The course's own settings (assignments, exclude_overwriting, hidden tests cleared before
-# execution, the sandboxed kernel) come from autograde/course.py; change grading settings here.
+# nbgrader configuration of the course, read by `bash course.sh grade ...` and by the plain
+# `nbgrader` commands run in this folder (e.g. `../.venv/bin/nbgrader formgrader` to grade the
+# written answers). The course-owned settings (assignments, exclude_overwriting, hidden tests
+# cleared before execution, the sandboxed kernel) are built by autograde/config.py.
 import pathlib
 import sys
 
-sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
-from autograde.course import Course  # noqa: E402
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))   # the project: `autograde`
+from autograde.config import nbgrader_config  # noqa: E402
 
 c = get_config()  # noqa: F821
-c.merge(Course(pathlib.Path(__file__).resolve().parent).base_config())
+c.merge(nbgrader_config(pathlib.Path(__file__).resolve().parent))
 
-# The gradebook. SQLite (the default) suits one grading machine. For a large class, several
-# grading machines, or JupyterHub's formgrader service, use PostgreSQL (driver: psycopg2):
-#   c.CourseDirectory.db_url = "postgresql+psycopg2://nbgrader:SECRET@db-host:5432/cnnvis"
-# (or set COURSE_GRADER_DB_URL for one run).
-# c.CourseDirectory.db_url = "sqlite:///gradebook.db"
+# The gradebook. SQLite (the default, autograde/gradebook.db) suits one grading machine. For
+# a large class, several grading machines, or JupyterHub's formgrader service, use PostgreSQL
+# (driver: psycopg2), or set COURSE_GRADER_DB_URL for one run:
+# c.CourseDirectory.db_url = "postgresql+psycopg2://nbgrader:SECRET@db-host:5432/cnnvis"
 
-# Grading settings (see autograde/README.md); CLI flags override some of them.
-c.CourseGrader.run_cells = "graded"     # graded | all (every cell, fast mode: pictures in the feedback) | none
-c.CourseGrader.cell_timeout_s = 60      # one notebook cell in the sandboxed kernel
-c.CourseGrader.notebook_wall_s = 300    # the whole notebook run
-c.CourseGrader.call_timeout_s = 30      # one call of a student function by the judge
-c.CourseGrader.judge_budget_s = 180     # all judged cells of one notebook
-c.CourseGrader.job_wall_s = 900         # one (student, assignment), everything included
-c.CourseGrader.limits = {"cpu_s": 300, "memory_bytes": 6 << 30, "nproc": 256, "fsize_bytes": 200 << 20}
+# Grading settings: the names and defaults are autograde/config.py's Settings; set any of them
+# here, e.g.
+# c.CourseGrader.run_cells = "all"          # every cell, in fast mode: pictures in the feedback
+# c.CourseGrader.limits = {"memory_bytes": 8 << 30}

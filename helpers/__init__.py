@@ -9,7 +9,7 @@ Exercises (you complete them, notebook by notebook): ``features`` (notebook 1),
 Notebook 5's exercises and plumbing are in ``style`` (texture synthesis, Gatys and fast style
 transfer; its trained networks ship in ``weights/``).
 """
-from .utils import CourseError, fast_mode, get_device, pick, seed_everything, use_threads
+from .utils import CourseError, fast_mode, get_device, pick, seed_everything, skip_if_not_done, use_threads
 
-__all__ = ["CourseError", "fast_mode", "get_device", "pick", "seed_everything", "use_threads"]
+__all__ = ["CourseError", "fast_mode", "get_device", "pick", "seed_everything", "skip_if_not_done", "use_threads"]
 __version__ = "0.1.0"

@@ -30,10 +30,10 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from .utils import CourseError, unknown
+from .utils import CourseError, read_image, unknown
 
 DATA_ENV = "COURSE_DATA"
-DOWNLOAD_HINT = "run `python -m helpers.data download {name}` from the project folder (needs the internet once)"
+DOWNLOAD_HINT = "run `bash course.sh data {name}` in the course folder (needs the internet once)"
 
 CIFAR10_CLASSES = ["airplane", "automobile", "bird", "cat", "deer",
                    "dog", "frog", "horse", "ship", "truck"]
@@ -51,6 +51,12 @@ SOURCES = {
                     files=["tubingen.jpg"]),
 }
 DATASETS = list(SOURCES)
+LAYOUT = {  # what a complete data set looks like, for people copying it by hand
+    "cifar10": "cifar10/train/<class>/NNNN.jpg and cifar10/test/<class>/NNNN.jpg (10 classes)",
+    "imagenet-samples": "imagenet-samples/nXXXXXXXX_<name>.jpg (1000 files, one per class)",
+    "styles": "styles/starry_night.jpg, the_scream.jpg, shipwreck.jpg, woman-with-hat-matisse.jpg",
+    "content": "content/tubingen.jpg",
+}
 _MARKERS = {  # a file or folder whose presence says the data set is complete
     "cifar10": "cifar10/test/truck",
     "imagenet-samples": "imagenet-samples",
@@ -94,16 +100,11 @@ def find(dataset: str) -> Path:
 # ----------------------------------------------------------------------------- images
 def load_image(path, size: int | None = None) -> np.ndarray:
     """Read an image file as ``uint8 (H, W, 3)``; with ``size``, scale its long side to ``size``."""
-    path = Path(path)
-    if not path.exists():
-        raise CourseError(f"no image file at {path}")
-    with Image.open(path) as im:
-        im = im.convert("RGB")
-        if size:
-            s = size / max(im.size)
-            im = im.resize((max(1, round(im.width * s)), max(1, round(im.height * s))),
-                           Image.Resampling.LANCZOS)
-        return np.asarray(im).copy()
+    im = read_image(path)
+    if size:
+        s = size / max(im.size)
+        im = im.resize((max(1, round(im.width * s)), max(1, round(im.height * s))), Image.Resampling.LANCZOS)
+    return np.asarray(im).copy()
 
 
 def _skimage(name):
@@ -169,12 +170,11 @@ def imagenet_sample_crops(side: int = 224, every: int = 1, progress: bool = True
     files = imagenet_sample_files()[::every]
     out = np.empty((len(files), side, side, 3), np.uint8)
     for i, f in enumerate(tqdm(files, desc="ImageNet samples", disable=not progress, leave=False)):
-        with Image.open(f) as im:
-            im = im.convert("RGB")
-            s = round(side / 0.875) / min(im.size)
-            im = im.resize((max(side, round(im.width * s)), max(side, round(im.height * s))), Image.Resampling.BILINEAR)
-            left, top = (im.width - side) // 2, (im.height - side) // 2
-            out[i] = np.asarray(im.crop((left, top, left + side, top + side)))
+        im = read_image(f)
+        s = round(side / 0.875) / min(im.size)
+        im = im.resize((max(side, round(im.width * s)), max(side, round(im.height * s))), Image.Resampling.BILINEAR)
+        left, top = (im.width - side) // 2, (im.height - side) // 2
+        out[i] = np.asarray(im.crop((left, top, left + side, top + side)))
     return out
 
 
@@ -217,8 +217,7 @@ def load_cifar10(split: str = "test", per_class: int | None = None, progress: bo
     from tqdm.auto import tqdm
     images = np.empty((len(files), 32, 32, 3), np.uint8)
     for i, f in enumerate(tqdm(files, desc=f"CIFAR-10 {split}", disable=not progress, leave=False)):
-        with Image.open(f) as im:
-            images[i] = np.asarray(im.convert("RGB"))
+        images[i] = np.asarray(read_image(f))
     return images, np.asarray(labels, np.int64), list(CIFAR10_CLASSES)
 
 
@@ -249,8 +248,7 @@ def _fetch(url: str, dest: Path, size: int | None = None, md5: str | None = None
         os.replace(tmp, dest)
         return dest
     except OSError as e:
-        raise CourseError(f"could not download {url} ({e}); check the internet connection, "
-                          f"or copy the data into {dest.parent}") from None
+        raise CourseError(f"could not download {url} ({getattr(e, 'reason', None) or e})") from None
     finally:
         tmp.unlink(missing_ok=True)
 
@@ -301,8 +299,22 @@ def download(name: str, root: Path | None = None) -> Path:
     if (root / _MARKERS[name]).exists():
         print(f"{name}: already present in {target}")
         return target
+    created = not root.exists()
     root.mkdir(parents=True, exist_ok=True)
     src = SOURCES[name]
+    try:
+        _download_into(name, src, root, target)
+    except CourseError as e:
+        if created and not any(root.iterdir()):
+            root.rmdir()
+        raise CourseError(f"{name}: {e}. Nothing was written. Without the internet, copy the data set "
+                          f"from another machine into {root} as {LAYOUT[name]}, or set {DATA_ENV} to a "
+                          "folder that holds it") from None
+    print(f"{name}: ready in {target}")
+    return target
+
+
+def _download_into(name: str, src: dict, root: Path, target: Path) -> None:
     with tempfile.TemporaryDirectory(dir=root, prefix=f".{name}-") as tmp:
         tmp = Path(tmp)
         build = tmp / name
@@ -314,14 +326,12 @@ def download(name: str, root: Path | None = None) -> Path:
                 raise CourseError("the ImageNet sample archive did not hold 1000 class images")
         else:
             for f in src["files"]:
-                im = Image.open(_fetch(src["base"] + f, tmp / f)).convert("RGB")
+                im = read_image(_fetch(src["base"] + f, tmp / f))
                 im.thumbnail((512, 512), Image.Resampling.LANCZOS)
                 _save_jpeg(im, build / f)
         if target.exists():
             shutil.rmtree(target)
         os.replace(build, target)
-    print(f"{name}: ready in {target}")
-    return target
 
 
 def status() -> dict[str, str]:
@@ -342,12 +352,17 @@ def main(argv=None):
         for k, v in status().items():
             print(f"{k:18s} {v}")
     elif cmd == "download":
+        failed = 0
         for n in argv or DATASETS:
             try:
-                find(n)
-                print(f"{n}: found in {find(n)}")
-            except CourseError:
-                download(n)
+                try:
+                    print(f"{n}: found in {find(n)}")
+                except CourseError:
+                    download(n)
+            except CourseError as e:
+                print(f"error: {e}", file=sys.stderr)
+                failed += 1
+        return 1 if failed else 0
     else:
         print(__doc__)
         return 2

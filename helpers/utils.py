@@ -4,9 +4,12 @@ Nothing here is an exercise; students get this file unchanged.
 """
 from __future__ import annotations
 
+import contextlib
 import difflib
 import os
 import random
+import re
+from pathlib import Path
 from typing import Iterable, Sequence
 
 import numpy as np
@@ -17,6 +20,74 @@ FAST_ENV = "COURSE_FAST"
 
 class CourseError(ValueError):
     """A mistake in how a course function was called, explained in one sentence."""
+
+
+# ----------------------------------------------------------------------------- exercises
+# Which notebook each exercise module belongs to (the stubs name their file).
+NOTEBOOK_OF_MODULE = {"features": 1, "saliency": 2, "ascent": 3, "inversion": 4, "style": 5}
+_STUB = re.compile(r"exercise `([\w.]+)` in helpers/(\w+)\.py is not done yet")
+
+
+_NOTES: set[str] = set()
+
+
+def not_done(error: BaseException) -> str | None:
+    """When ``error`` is the ``NotImplementedError`` of an exercise stub, the exercise it
+    names, like "notebook 1's exercise `receptive_field` (helpers/features.py)"; else None."""
+    m = _STUB.search(str(error)) if isinstance(error, NotImplementedError) else None
+    if m is None:
+        return None
+    nb = NOTEBOOK_OF_MODULE.get(m.group(2))
+    return (f"notebook {nb}'s " if nb else "") + f"exercise `{m.group(1)}` (helpers/{m.group(2)}.py)"
+
+
+def note_once(message: str) -> None:
+    """Print ``[note] message`` the first time it comes up in this process."""
+    if message not in _NOTES:
+        _NOTES.add(message)
+        print(f"[note] {message}")
+
+
+@contextlib.contextmanager
+def skip_if_not_done(what: str = "this cell"):
+    """In a notebook: run the block, or print one line and skip the rest of it when it calls
+    an exercise that is not done yet (e.g. another notebook's). Other errors pass through."""
+    try:
+        yield
+    except NotImplementedError as e:
+        exercise = not_done(e)
+        if exercise is None:
+            raise
+        print(f"[skipped] {what} needs {exercise}, which is not done yet")
+
+
+def read_image(path, mode: str = "RGB"):
+    """Open and decode an image file as a PIL image in ``mode``, fully loaded.
+
+    Any problem with the file (missing, a folder, empty, not an image, truncated, corrupt)
+    is a :class:`CourseError` that says what was received and what is accepted."""
+    from PIL import Image
+    p = Path(path)
+    accepted = "an image file PIL can read (JPEG, PNG, BMP, GIF, TIFF, WebP, ...)"
+    if not p.exists():
+        raise CourseError(f"no image file at {p}")
+    if p.is_dir():
+        raise CourseError(f"{p} is a folder; expected {accepted}")
+    size = p.stat().st_size
+    if size == 0:
+        raise CourseError(f"{p} is an empty file (0 bytes); expected {accepted}")
+    try:
+        with Image.open(p) as im:
+            im.load()
+            return im.convert(mode) if mode and im.mode != mode else im.copy()
+    except Image.DecompressionBombError:
+        raise CourseError(f"{p} is too large an image to open safely; expected at most "
+                          f"{Image.MAX_IMAGE_PIXELS} pixels") from None
+    except Exception as e:  # noqa: BLE001 - PIL raises many kinds (UnidentifiedImageError, OSError, SyntaxError, ...)
+        why = "it is not an image PIL recognizes" if type(e).__name__ == "UnidentifiedImageError" else \
+            "it is truncated or corrupt" if "truncated" in str(e) or isinstance(e, (OSError, SyntaxError)) else \
+            f"{type(e).__name__}: {e}"
+        raise CourseError(f"could not read {p} ({size} bytes) as an image: {why}; expected {accepted}") from None
 
 
 def seed_everything(seed: int = 0, deterministic: bool = True) -> torch.Generator:

@@ -1,8 +1,6 @@
-"""Test set-up: which ``helpers`` is tested, seeding, shared fixtures.
-
-``COURSE_TARGET=solutions`` (the default) tests the instructor's library in
-``solutions/helpers``; ``COURSE_TARGET=student`` tests the student's ``helpers/`` (what
-``bash course.sh check`` runs).
+"""Test set-up: the instructor's library (``solutions/helpers``) is the one tested, seeding,
+shared fixtures. (The student's ``helpers/`` is exercised by ``tests/test_users.py``, through
+``bash course.sh check`` and the notebooks, in a fresh clone.)
 """
 import os
 import sys
@@ -11,10 +9,10 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-TARGET = os.environ.get("COURSE_TARGET", "solutions")
-_base = ROOT / "solutions" if TARGET == "solutions" else ROOT
+_base = ROOT / "solutions"
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() not in (ROOT, ROOT / "solutions")]
 sys.path.insert(0, str(_base))
+sys.path.append(str(ROOT / "tools"))     # the release tool (tests build stubs with it)
 import matplotlib  # noqa: E402
 
 matplotlib.use("Agg")  # in this process only: nbval's kernels must keep the inline backend

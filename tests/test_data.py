@@ -117,6 +117,31 @@ def test_download_styles_into_layout(server, tmp_path, monkeypatch):
 def test_interrupted_download_leaves_no_data_set(server, tmp_path, monkeypatch):
     root, url = server
     monkeypatch.setitem(D.SOURCES, "styles", dict(D.SOURCES["styles"], base=url))  # files absent: fails
-    with pytest.raises(CourseError):
+    with pytest.raises(CourseError, match="Nothing was written"):
         D.download("styles", tmp_path / "data")
-    assert list((tmp_path / "data").iterdir()) == []
+    assert not (tmp_path / "data").exists()      # it created the folder, and removed it again
+
+
+def test_offline_download_says_what_to_do_and_exits_1(tmp_path, monkeypatch, capsys):
+    """``bash course.sh data`` with no network: one message per data set (what failed, the
+    layout to copy the data in, COURSE_DATA), exit status 1, no traceback, nothing written."""
+    import urllib.error
+
+    def offline(*a, **k):
+        raise urllib.error.URLError("[Errno -3] Temporary failure in name resolution")
+    monkeypatch.setattr(D.urllib.request, "urlopen", offline)
+    monkeypatch.setenv("COURSE_DATA", str(tmp_path / "nowhere"))
+    monkeypatch.setattr(D, "project_root", lambda: tmp_path / "course")
+    assert D.main(["download", "cifar10", "styles"]) == 1
+    err = capsys.readouterr().err
+    assert err.count("error: ") == 2 and "Temporary failure in name resolution" in err
+    assert f"into {tmp_path / 'course' / 'data'} as cifar10/train/<class>/NNNN.jpg" in err and "COURSE_DATA" in err
+    assert ".cifar10-" not in err, "the message must not point at the temporary staging folder"
+    assert not (tmp_path / "course" / "data").exists()
+
+
+def test_missing_data_message_gives_the_readme_command(tmp_path, monkeypatch):
+    monkeypatch.setenv("COURSE_DATA", str(tmp_path))
+    monkeypatch.setattr(D, "project_root", lambda: tmp_path / "course")
+    with pytest.raises(CourseError, match=r"run `bash course.sh data cifar10` in the course folder"):
+        D.find("cifar10")

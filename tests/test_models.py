@@ -8,7 +8,7 @@ import torch.nn as nn
 from PIL import Image
 
 from helpers import CourseError
-from helpers.data import imagenet_sample_files, sample_image
+from helpers.data import imagenet_sample_files, load_image, sample_image
 from helpers.models import MODELS, image_to_array, load_model, tiny_cnn, to_image
 
 
@@ -78,6 +78,25 @@ def test_to_input_rejects_bad_images_clearly(tiny, bad, words):
     with pytest.raises(CourseError, match=None) as e:
         tiny.to_input(bad)
     assert words in str(e.value)
+
+
+def test_to_input_rejects_broken_image_files(tiny, tmp_path):
+    """Decoder errors are the course's one-sentence error: what was received, what is accepted."""
+    from PIL import Image
+    good = tmp_path / "good.jpg"
+    Image.fromarray(np.random.default_rng(0).integers(0, 256, (64, 64, 3), dtype=np.uint8)).save(good)
+    (tmp_path / "empty.jpg").write_bytes(b"")
+    (tmp_path / "text.jpg").write_text("not a picture\n")
+    (tmp_path / "cut.jpg").write_bytes(good.read_bytes()[: good.stat().st_size // 2])
+    (tmp_path / "bad.png").write_bytes(b"\x89PNG\r\n\x1a\n" + b"\0" * 64)
+    cases = {"empty.jpg": "empty file (0 bytes)", "text.jpg": "not an image PIL recognizes",
+             "cut.jpg": "truncated or corrupt", "bad.png": "not an image PIL recognizes", ".": "is a folder"}
+    for name, words in cases.items():
+        for read in (tiny.to_input, load_image):
+            with pytest.raises(CourseError) as e:
+                read(tmp_path / name)
+            assert words in str(e.value) and "expected an image file PIL can read" in str(e.value), str(e.value)
+    assert tiny.to_input(good).shape == (1, 3, 16, 16)
 
 
 def test_to_input_size_rules(lite0):

@@ -4,6 +4,7 @@ import pytest
 import torch
 import torch.nn as nn
 from captum.attr import GuidedBackprop, LayerGradCam, Occlusion, Saliency
+from release import stub_message
 
 from helpers import CourseError
 from helpers import saliency as Sa
@@ -175,3 +176,21 @@ def test_local_occlusion_falls_back_where_it_cannot_split(tiny, monkeypatch):
     monkeypatch.setattr(Sa, "occlusion_map", lambda *a, **k: fallbacks.append(1) or plain(*a, **k))
     got = Sa.occlusion_map_local(tiny, x, 0, window=4, stride=4)   # tiny_cnn has no 'blocks.1'
     assert fallbacks and torch.allclose(got, plain(tiny, x, 0, window=4, stride=4))
+
+
+def test_local_occlusion_without_notebook_1_says_so_and_gives_the_same_map(lite0, cat, monkeypatch, capsys):
+    """Notebook 2 done, notebook 1 not: the fast path needs notebook 1's receptive_field, so
+    the plain map is computed instead (same values), with one line naming the exercise."""
+    from helpers import features as Fe
+    from helpers import utils
+    monkeypatch.setattr(utils, "_NOTES", set())
+    stub = NotImplementedError(stub_message("receptive_field", "helpers/features.py"))
+    monkeypatch.setattr(Fe, "receptive_field", lambda *a, **k: (_ for _ in ()).throw(stub))
+    x, t = cat
+    small = torch.nn.functional.interpolate(x, size=(64, 64), mode="bilinear")
+    got = Sa.occlusion_map_local(lite0, small, t, window=16, stride=16)
+    out = capsys.readouterr().out
+    assert "[note] occlusion_map_local needs notebook 1's exercise `receptive_field` (helpers/features.py)" in out
+    assert torch.allclose(got, Sa.occlusion_map(lite0, small, t, window=16, stride=16))
+    Sa.occlusion_map_local(lite0, small, t, window=16, stride=16)
+    assert capsys.readouterr().out == "", "the note is printed once"

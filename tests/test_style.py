@@ -136,6 +136,28 @@ def test_gatys_lowers_its_loss_and_blending_errors(lite0):
         St.gatys(lite0, content, style, content_layer="block.3", size=64, steps=1)
 
 
+def test_gatys_without_notebook_4_runs_without_the_smoothness_term(lite0, monkeypatch, capsys):
+    """Notebook 5 done, notebook 4 not: Gatys and the training leave out the TV term and say so."""
+    from helpers import utils
+    from release import stub_message
+    monkeypatch.setattr(utils, "_NOTES", set())
+
+    def stub(*a, **k):
+        raise NotImplementedError(stub_message("total_variation", "helpers/inversion.py"))
+    monkeypatch.setattr(St, "total_variation", stub)
+    content, style = sample_image("chelsea")[:, 50:350], sample_image("brick")
+    r = St.gatys(lite0, content, style, size=64, steps=3, lr=0.05, progress=False)
+    assert r.losses[-1] < r.losses[0]
+    assert "[note] gatys uses notebook 4's exercise `total_variation` (helpers/inversion.py)" in capsys.readouterr().out
+    net = St.TransformerNet(channels=(4, 8, 8), res_blocks=1)
+    St.train_stylizer(net, lite0, style, np.stack([content[:64, :64]] * 2), steps=1, batch_size=1, size=32,
+                      progress=False)
+    assert "[note] train_stylizer uses notebook 4's exercise `total_variation`" in capsys.readouterr().out
+    monkeypatch.setattr(St, "total_variation", lambda x: (_ for _ in ()).throw(NotImplementedError("mine")))
+    with pytest.raises(NotImplementedError, match="mine"):    # not a stub: a real error passes through
+        St.gatys(lite0, content, style, size=64, steps=1, progress=False)
+
+
 def test_texture_synthesis_lowers_its_loss(lite0):
     r = St.synthesize_texture(lite0, sample_image("gravel"), ["bn1", "blocks.1"], size=48, steps=6, progress=False)
     assert r.image.shape == (1, 3, 48, 48) and r.losses[-1] < r.losses[0]

@@ -28,15 +28,22 @@ class ReleaseError(Exception):
     pass
 
 
+def stub_message(name: str, where: str) -> str:
+    """The message of an exercise stub's NotImplementedError (helpers.utils.not_done reads it)."""
+    return f"exercise `{name}` in {where} is not done yet: write its body here"
+
+
 def exercise_stub(indent: str, name: str, where: str) -> list[str]:
     return [f"{indent}# YOUR CODE HERE: exercise `{name}`\n",
-            f'{indent}raise NotImplementedError("exercise `{name}` in {where} is not done yet: '
-            f'write its body here")\n']
+            f'{indent}raise NotImplementedError("{stub_message(name, where)}")\n']
 
 
-def strip_solutions(text: str, where: str) -> str:
-    """Replace each solution region of a Python source with a stub naming its function."""
-    out, inside, stack = [], False, []
+def strip_solutions(text: str, where: str, keep=()) -> str:
+    """Replace each solution region of a Python source with a stub naming its function.
+
+    ``keep``: names of exercises whose solution stays (markers dropped), as if a student
+    had completed them (the tests build partly done libraries this way)."""
+    out, inside, stack, kept = [], False, [], False
     for lineno, line in enumerate(text.splitlines(keepends=True), 1):
         stripped = line.strip()
         if not inside:
@@ -48,7 +55,9 @@ def strip_solutions(text: str, where: str) -> str:
                 indent = line[: len(line) - len(line.lstrip())]
                 live = [n for i, n in stack if i < len(indent)]
                 name = live[-1] if live else Path(where).stem
-                out += exercise_stub(indent, name, where)
+                kept = name in keep
+                if not kept:
+                    out += exercise_stub(indent, name, where)
                 inside, start = True, lineno
                 continue
             if stripped.startswith(END):
@@ -58,6 +67,8 @@ def strip_solutions(text: str, where: str) -> str:
             inside = False
         elif stripped.startswith(BEGIN):
             raise ReleaseError(f"{where}:{lineno}: nested {BEGIN}")
+        elif kept:
+            out.append(line)
     if inside:
         raise ReleaseError(f"{where}:{start}: {BEGIN} is never closed")
     return "".join(out)

@@ -28,7 +28,7 @@ def check(name: str) -> bool:
         print(f"[not done] {name}: {e}")
         return False
     except AssertionError as e:
-        print(f"[FAILED] {name}: {e or 'a check failed'}")
+        print(f"[FAILED] {name}: {str(e) or 'a check failed (it gave no message)'}")
         return False
     except Exception as e:  # a crash inside the student's code: show where
         tb = traceback.extract_tb(e.__traceback__)[-1]
@@ -612,4 +612,41 @@ NB5 = {
     "conditional_instance_norm": check_conditional_instance_norm,
 }
 
-CHECKS = {**NB1, **NB2, **NB3, **NB4, **NB5}
+NOTEBOOKS = {1: NB1, 2: NB2, 3: NB3, 4: NB4, 5: NB5}
+CHECKS = {name: fn for nb in NOTEBOOKS.values() for name, fn in nb.items()}
+
+
+def main(argv=None) -> int:
+    """``bash course.sh check [-k nb2] [name ...]``: run the local checks, one line each."""
+    import argparse
+    import contextlib
+    import io
+    ap = argparse.ArgumentParser(prog="bash course.sh check",
+                                 description="Run the local checks of the exercises against your helpers/.")
+    ap.add_argument("-k", dest="select", action="append", default=[],
+                    help="only the checks of a notebook (nb1 ... nb5) or of exercises whose name contains this")
+    ap.add_argument("names", nargs="*", help="exercise names (default: all)")
+    args = ap.parse_args(argv)
+    chosen = [(n, name) for n, checks in NOTEBOOKS.items() for name in checks
+              if (not args.names or name in args.names)
+              and (not args.select or any(k in (f"nb{n}", name) or k in name for k in args.select))]
+    unknown_names = [n for n in args.names if n not in CHECKS]
+    if unknown_names or not chosen:
+        from .utils import unknown
+        print(f"error: {unknown('check', (unknown_names or args.select or ['?'])[0], list(CHECKS))}")
+        return 2
+    counts = {"passed": 0, "not done": 0, "failed": 0}
+    for n, name in chosen:
+        out = io.StringIO()
+        with contextlib.redirect_stdout(out):
+            ok = check(name)
+        line = out.getvalue().strip().splitlines()[-1]
+        print(f"nb{n} {line}", flush=True)
+        counts["passed" if ok else "not done" if line.startswith("[not done]") else "failed"] += 1
+    print(", ".join(f"{v} {k}" for k, v in counts.items()) + f" (of {len(chosen)} checks)")
+    return 0 if counts["passed"] == len(chosen) else 1
+
+
+if __name__ == "__main__":
+    import sys
+    sys.exit(main())

@@ -27,7 +27,7 @@ import torch
 import torch.nn as nn
 from PIL import Image
 
-from .utils import CourseError, close_names, get_device, unknown
+from .utils import CourseError, close_names, get_device, read_image, unknown
 
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -45,10 +45,7 @@ def image_to_array(img) -> np.ndarray:
     (0-65535), bool, or float in ``[0, 1]``; and a torch tensor ``(3, H, W)`` in ``[0, 1]``.
     """
     if isinstance(img, (str, Path)):
-        if not Path(img).exists():
-            raise CourseError(f"no image file at {img}")
-        with Image.open(img) as im:
-            return image_to_array(im.copy())
+        return image_to_array(read_image(img, mode=None))
     if isinstance(img, Image.Image):
         if img.mode in ("I;16", "I;16B", "I;16L", "I"):
             arr = np.asarray(img, dtype=np.float32) / (65535.0 if img.mode.startswith("I;16") else max(1.0, float(np.asarray(img).max())))
