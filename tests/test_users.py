@@ -348,8 +348,11 @@ def _run_in_jupyterlab(tree: Path, home: Path, name: str, users) -> dict:
     saved; returns the saved notebook (every output in it was produced by this run)."""
     sync_api = _playwright()
     port, token = _free_port(), secrets.token_hex(16)
-    proc, url, out = _server(readme("COURSE_FAST=1 bash course.sh lab"), tree, home, port, token,
-                             users / f"lab-{name}.log")
+    settings = home / ".jupyter" / "lab" / "user-settings" / "@jupyterlab" / "apputils-extension"
+    settings.mkdir(parents=True, exist_ok=True)     # no "news?" pop-up over the screenshot
+    (settings / "notification.jupyterlab-settings").write_text('{"fetchNews": "false"}')
+    proc, url, out = _server(readme("COURSE_FAST=1 bash course.sh lab") + " --LabApp.expose_app_in_browser=True",
+                             tree, home, port, token, users / f"lab-{name}.log")
     SHOTS.mkdir(parents=True, exist_ok=True)
     shot = SHOTS / f"{Path(name).stem}.png"
     try:
