@@ -338,7 +338,7 @@ _KERNEL_IDLE = """() => { const w = window.jupyterapp.shell.currentWidget;
 _STATE = """() => { const cells = window.jupyterapp.shell.currentWidget.content.widgets.filter(c => c.model.type === 'code');
     return {total: cells.length,
             run: cells.filter(c => c.model.executionCount !== null).length,
-            busy: cells.filter(c => c.promptNode.textContent.includes('*')).length,
+            busy: cells.filter(c => c.model.executionState === 'running').length,
             outputs: cells.reduce((n, c) => n + c.model.outputs.length, 0)}; }"""
 
 
@@ -351,6 +351,8 @@ def _run_in_jupyterlab(tree: Path, home: Path, name: str, users) -> dict:
     settings = home / ".jupyter" / "lab" / "user-settings" / "@jupyterlab" / "apputils-extension"
     settings.mkdir(parents=True, exist_ok=True)     # no "news?" pop-up over the screenshot
     (settings / "notification.jupyterlab-settings").write_text('{"fetchNews": "false"}')
+    (settings.parent / "notebook-extension").mkdir(exist_ok=True)   # every cell in the DOM (no windowing)
+    (settings.parent / "notebook-extension" / "tracker.jupyterlab-settings").write_text('{"windowingMode": "none"}')
     proc, url, out = _server(readme("COURSE_FAST=1 bash course.sh lab") + " --LabApp.expose_app_in_browser=True",
                              tree, home, port, token, users / f"lab-{name}.log")
     SHOTS.mkdir(parents=True, exist_ok=True)
