@@ -156,7 +156,8 @@ def _grade_cells(nb_path: Path) -> list[tuple[str, float]]:
 
 
 def test_instructor_grades_a_class_with_the_readme_commands(users):
-    sandbox = pytest.importorskip("autograde.sandbox", reason="the grader package is not importable")
+    sys.path.insert(0, str(ROOT))
+    from autograde import sandbox
     why = sandbox.available()
     if why:
         pytest.skip(f"grading needs its sandbox here: {why}")
