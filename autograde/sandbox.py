@@ -67,10 +67,16 @@ def data_dir() -> Path | None:
     return None
 
 
-def _python_dirs() -> list[Path]:
-    dirs = {Path(sys.prefix).resolve(), Path(sys.base_prefix).resolve(),
-            Path(sys.executable).resolve().parent.parent}
-    return sorted(dirs)
+def _python_binds() -> list[tuple[Path, Path]]:
+    """(source, place in the sandbox) of the Python installation and the environment. The
+    environment is also mounted where this process sees it (``sys.prefix`` unresolved), so
+    ``sys.executable`` works inside when ``.venv`` is a link to an environment elsewhere."""
+    dirs = {Path(sys.prefix).resolve(), Path(sys.base_prefix).resolve(), Path(sys.executable).resolve().parent.parent}
+    binds = {(d, d) for d in dirs}
+    seen = Path(os.path.abspath(sys.prefix))
+    if seen != Path(sys.prefix).resolve():
+        binds.add((Path(sys.prefix).resolve(), seen))
+    return sorted(binds)
 
 
 def clean_env(home: str = "/tmp", extra: dict | None = None) -> dict:
@@ -109,9 +115,9 @@ def bwrap_argv(cmd: list[str], *, workdir: Path, uid: int, limits: Limits, env: 
         elif p.is_dir():
             a += ["--ro-bind", str(p), str(p)]
     d = data_dir()
-    ro_binds = [*(_python_dirs()), *([d] if d else []), *[Path(p).resolve() for p in ro]]
+    ro_binds = [*_python_binds(), *[(q, q) for q in [d] if q], *[(Path(p).resolve(),) * 2 for p in ro]]
     rw_binds = [workdir, *[Path(p).resolve() for p in rw]]
-    targets = ro_binds + rw_binds
+    targets = [dest for _, dest in ro_binds] + rw_binds
     system = [Path(p) for p in ("/usr", "/etc", "/proc", "/dev", "/tmp")]
 
     def covered(p: Path) -> bool:
@@ -121,8 +127,8 @@ def bwrap_argv(cmd: list[str], *, workdir: Path, uid: int, limits: Limits, env: 
                      key=lambda q: len(q.parts))
     for q in parents:
         a += ["--perms", "0755", "--dir", str(q)]
-    for p in ro_binds:
-        a += ["--ro-bind", str(p), str(p)]
+    for src, dest in ro_binds:
+        a += ["--ro-bind", str(src), str(dest)]
     for p in rw_binds:
         a += ["--bind", str(p), str(p)]
     # writable for the sandbox uid even if the caller re-created it after give_to()
