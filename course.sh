@@ -87,7 +87,7 @@ case "$cmd" in
     ;;
   release)
     ensure_env
-    exec "$PY" tools/release.py "$@"
+    exec "$PY" -m tools.release "$@"
     ;;
   data)
     ensure_env

@@ -10,6 +10,8 @@ import sys
 import time
 from pathlib import Path
 
+from tools import conventions
+
 from . import job as J
 from .course import ROOT, Course, sha_tree
 
@@ -114,19 +116,7 @@ def _failed_job(course, a, s, why) -> dict:
 
 
 def hidden_lines(course: Course, a: str) -> list[str]:
-    out = []
-    for c in course.grade_cells(a):
-        inside = False
-        for line in c["source"].splitlines():
-            if line.strip().startswith("### BEGIN HIDDEN TESTS"):
-                inside = True
-                continue
-            if line.strip().startswith("### END HIDDEN TESTS"):
-                inside = False
-                continue
-            if inside and len(line.strip()) >= 12:
-                out.append(line.strip())
-    return out
+    return [line for c in course.grade_cells(a) for line in conventions.hidden_lines(c["source"])]
 
 
 def feedback(course: Course, assignments=None, log=print) -> int:

@@ -18,26 +18,19 @@ import tempfile
 import zipfile
 from pathlib import Path
 
+from tools import release as release_tool
+from tools.conventions import HIDDEN_BEGIN, MODEL_ANSWER, SOLUTION_BEGIN
+
 from .config import COURSE_ID, Settings, nbgrader_config, released_files
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_HOME = ROOT / "autograde"
-HIDDEN_BEGIN, SOLUTION_BEGIN = "### BEGIN HIDDEN TESTS", "### BEGIN SOLUTION"
 MAX_SUBMISSION_BYTES = 200 << 20     # per student, unpacked
 MAX_SUBMISSION_FILES = 2000
 
 
 class CourseError(RuntimeError):
     pass
-
-
-def release_tool(root: Path):
-    """tools/release.py of the project: the one place that knows how to stub the library."""
-    tools = str(Path(root) / "tools")
-    if tools not in sys.path:
-        sys.path.insert(0, tools)
-    import release
-    return release
 
 
 def _slug(name: str) -> str:
@@ -137,8 +130,7 @@ class Course:
     def write_sources(self) -> dict[str, bool]:
         """source/<a>/: the solved notebook (outputs cleared) and the stubbed helpers,
         written with the project's release tool. Returns {assignment: changed}."""
-        rel = release_tool(self.root)
-        plan = rel.plan(self.root)
+        plan = release_tool.plan(self.root)
         helpers = {p: data for p, data in plan.items() if p.parts[0] == "helpers"}
         changed = {}
         for a in self.assignments():
@@ -148,7 +140,7 @@ class Course:
                     cell["outputs"], cell["execution_count"] = [], None
                 cell.get("metadata", {}).pop("execution", None)
             nb.get("metadata", {}).pop("widgets", None)
-            want = {Path(f"{a}.ipynb"): rel.dump_notebook(nb).encode(), **helpers}
+            want = {Path(f"{a}.ipynb"): release_tool.dump_notebook(nb).encode(), **helpers}
             dest = self.source / a
             before = sha_tree(dest)
             for p in (dest.rglob("*") if dest.exists() else []):
@@ -198,7 +190,7 @@ class Course:
         """The release must hold no hidden tests, model answers or solution bodies."""
         rel = self.release_dir / a
         text = (rel / f"{a}.ipynb").read_text()
-        for bad in (HIDDEN_BEGIN, SOLUTION_BEGIN, "Model answer"):
+        for bad in (HIDDEN_BEGIN, SOLUTION_BEGIN, MODEL_ANSWER):
             if bad in text:
                 raise CourseError(f"release/{a}/{a}.ipynb still contains {bad!r}")
         for p in self.released_files(a):      # source/ was written by the release tool

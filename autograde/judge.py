@@ -26,10 +26,11 @@ import time
 import traceback
 from pathlib import Path
 
+from tools.conventions import exercise_functions, hidden_line_numbers
+
 from . import codec, sandbox
 
 HERE = Path(__file__).resolve().parent
-HIDDEN_BEGIN, HIDDEN_END = "### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS"
 MAX_STARTS = 4
 
 
@@ -333,32 +334,6 @@ def _apply_effects(effects, args, kwargs):
                     sub.register_forward_hook(lambda *x: None)
 
 
-def exercise_functions(helpers_dir: Path) -> dict[str, list[str]]:
-    """{module: [qualname]} of the stubbed exercises of the released library (a function
-    whose body raises NotImplementedError("exercise `...`"))."""
-    found = {}
-    for p in sorted(Path(helpers_dir).glob("*.py")):
-        tree = ast.parse(p.read_text())
-        names = []
-
-        def visit(node, prefix):
-            for child in ast.iter_child_nodes(node):
-                if isinstance(child, ast.ClassDef):
-                    visit(child, prefix + [child.name])
-                elif isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef)):
-                    for sub in ast.walk(child):
-                        if isinstance(sub, ast.Raise) and isinstance(sub.exc, ast.Call) and \
-                                getattr(sub.exc.func, "id", "") == "NotImplementedError" and sub.exc.args and \
-                                isinstance(sub.exc.args[0], ast.Constant) and \
-                                str(sub.exc.args[0].value).startswith("exercise `"):
-                            names.append(".".join(prefix + [child.name]))
-                            break
-        visit(tree, [])
-        if names:
-            found[f"helpers.{p.stem}"] = names
-    return found
-
-
 class Judge:
     def __init__(self, assignment_source: Path, worker: Worker):
         self.src = Path(assignment_source)
@@ -436,14 +411,7 @@ class Judge:
     def run_cell(self, cell: dict, ns: dict) -> tuple[bool, str]:
         src = cell["source"]
         name = f"<graded cell {cell['grade_id']}>"
-        hidden, inside = set(), False
-        for i, line in enumerate(src.splitlines(), 1):
-            if line.strip().startswith(HIDDEN_BEGIN):
-                inside = True
-            if inside:
-                hidden.add(i)
-            if line.strip().startswith(HIDDEN_END):
-                inside = False
+        hidden = hidden_line_numbers(src)
         with contextlib.suppress(Exception):
             self.helpers.seed_everything(0)
         out = io.StringIO()

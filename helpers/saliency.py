@@ -23,6 +23,8 @@ import torch.nn.functional as F
 
 from .utils import CourseError, check_positive_int, not_done, note_once
 
+NOTEBOOK = 2   # the notebook whose exercises this module holds
+
 
 def _check_one(model, x):
     if not isinstance(x, torch.Tensor) or x.ndim != 4 or x.shape[1] != 3:

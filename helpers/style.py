@@ -39,6 +39,8 @@ from .models import WEIGHTS_DIR, image_to_array
 from .optim import PixelImage, Result, optimize
 from .utils import CourseError, check_positive_int, not_done, note_once, unknown
 
+NOTEBOOK = 5   # the notebook whose exercises this module holds
+
 # EfficientNet-Lite0 layers (stride 2 .. 16): the stem and block outputs carry style, a
 # middle block the content.
 STYLE_LAYERS = ["bn1", "blocks.0", "blocks.1", "blocks.2", "blocks.3"]
@@ -470,8 +472,8 @@ class ConditionalInstanceNorm(nn.Module):
         style = style.to(x.dtype).expand(x.shape[0], self.n_styles) if style.ndim == 1 else style.to(x.dtype)
         if style.shape[0] != x.shape[0]:
             raise CourseError(f"got style weights for {style.shape[0]} images and {x.shape[0]} images")
-        # YOUR CODE HERE: exercise `forward`
-        raise NotImplementedError("exercise `forward` in helpers/style.py is not done yet: write its body here")
+        # YOUR CODE HERE: exercise `ConditionalInstanceNorm.forward`
+        raise NotImplementedError("exercise `ConditionalInstanceNorm.forward` in helpers/style.py is not done yet: write its body here")
 
 
 # ============================================================================ the transformer network

@@ -12,7 +12,7 @@ ROOT = Path(__file__).resolve().parents[1]
 _base = ROOT / "solutions"
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() not in (ROOT, ROOT / "solutions")]
 sys.path.insert(0, str(_base))
-sys.path.append(str(ROOT / "tools"))     # the release tool (tests build stubs with it)
+sys.path.append(str(ROOT))     # after solutions/: `tools` and `autograde` (helpers/ stays the solutions')
 import matplotlib  # noqa: E402
 
 matplotlib.use("Agg")  # in this process only: nbval's kernels must keep the inline backend

@@ -40,8 +40,6 @@ def mini_root(dest: Path) -> Path:
     import ast
     shutil.copytree(ROOT / "solutions" / "helpers", dest / "solutions" / "helpers",
                     ignore=shutil.ignore_patterns("__pycache__"))
-    (dest / "tools").mkdir(parents=True)
-    shutil.copyfile(ROOT / "tools" / "release.py", dest / "tools" / "release.py")
     nb = json.loads((ROOT / "solutions" / "notebooks" / "01_features.ipynb").read_text())
     cells, first = [nb["cells"][0]], None
     for c in nb["cells"]:

@@ -1,6 +1,7 @@
 """The release tool: write the student version of the course from the solutions.
 
     bash course.sh release          # write helpers/ and notebooks/ from solutions/
+                                    # (= python -m tools.release, run in the project folder)
     bash course.sh release --check  # exit 1 (listing the files) if they differ from what it would write
 
 The complete library lives in ``solutions/helpers``, every exercise body between
@@ -18,9 +19,10 @@ import re
 import sys
 from pathlib import Path
 
+from tools.conventions import (ANSWER_PLACEHOLDER, CODE_PLACEHOLDER, HIDDEN_BEGIN, HIDDEN_END, MARK_SCHEME_BEGIN,
+                               MARK_SCHEME_END, SOLUTION_BEGIN, SOLUTION_END, stub_lines, strip_region)
+
 ROOT = Path(__file__).resolve().parents[1]
-BEGIN, END = "### BEGIN SOLUTION", "### END SOLUTION"
-HIDDEN_BEGIN, HIDDEN_END = "### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS"
 _DEF = re.compile(r"^(\s*)(?:async\s+)?(?:def|class)\s+(\w+)")
 
 
@@ -28,21 +30,12 @@ class ReleaseError(Exception):
     pass
 
 
-def stub_message(name: str, where: str) -> str:
-    """The message of an exercise stub's NotImplementedError (helpers.utils.not_done reads it)."""
-    return f"exercise `{name}` in {where} is not done yet: write its body here"
-
-
-def exercise_stub(indent: str, name: str, where: str) -> list[str]:
-    return [f"{indent}# YOUR CODE HERE: exercise `{name}`\n",
-            f'{indent}raise NotImplementedError("{stub_message(name, where)}")\n']
-
-
 def strip_solutions(text: str, where: str, keep=()) -> str:
     """Replace each solution region of a Python source with a stub naming its function.
 
-    ``keep``: names of exercises whose solution stays (markers dropped), as if a student
-    had completed them (the tests build partly done libraries this way)."""
+    The stub names the exercise by its qualified name (``f``, or ``Class.method``).
+    ``keep``: qualified names of exercises whose solution stays (markers dropped), as if a
+    student had completed them (the tests build partly done libraries this way)."""
     out, inside, stack, kept = [], False, [], False
     for lineno, line in enumerate(text.splitlines(keepends=True), 1):
         stripped = line.strip()
@@ -51,45 +44,27 @@ def strip_solutions(text: str, where: str, keep=()) -> str:
             if m:
                 ind = len(m.group(1))
                 stack = [(i, n) for i, n in stack if i < ind] + [(ind, m.group(2))]
-            if stripped.startswith(BEGIN):
+            if stripped.startswith(SOLUTION_BEGIN):
                 indent = line[: len(line) - len(line.lstrip())]
                 live = [n for i, n in stack if i < len(indent)]
-                name = live[-1] if live else Path(where).stem
+                name = ".".join(live) if live else Path(where).stem
                 kept = name in keep
                 if not kept:
-                    out += exercise_stub(indent, name, where)
+                    out += stub_lines(indent, name, where)
                 inside, start = True, lineno
                 continue
-            if stripped.startswith(END):
-                raise ReleaseError(f"{where}:{lineno}: {END} without {BEGIN}")
+            if stripped.startswith(SOLUTION_END):
+                raise ReleaseError(f"{where}:{lineno}: {SOLUTION_END} without {SOLUTION_BEGIN}")
             out.append(line)
-        elif stripped.startswith(END):
+        elif stripped.startswith(SOLUTION_END):
             inside = False
-        elif stripped.startswith(BEGIN):
-            raise ReleaseError(f"{where}:{lineno}: nested {BEGIN}")
+        elif stripped.startswith(SOLUTION_BEGIN):
+            raise ReleaseError(f"{where}:{lineno}: nested {SOLUTION_BEGIN}")
         elif kept:
             out.append(line)
     if inside:
-        raise ReleaseError(f"{where}:{start}: {BEGIN} is never closed")
+        raise ReleaseError(f"{where}:{start}: {SOLUTION_BEGIN} is never closed")
     return "".join(out)
-
-
-def _strip_region(src: str, begin: str, end: str, replacement: list[str] | None) -> str:
-    lines, out, inside = src.splitlines(keepends=True), [], False
-    for line in lines:
-        s = line.strip()
-        if s.startswith(begin):
-            inside = True
-            if replacement is not None:
-                indent = line[: len(line) - len(line.lstrip())]
-                out += [indent + r for r in replacement]
-            continue
-        if inside and s.startswith(end):
-            inside = False
-            continue
-        if not inside:
-            out.append(line)
-    return "".join(out).rstrip("\n")
 
 
 def student_notebook(nb: dict) -> dict:
@@ -99,13 +74,13 @@ def student_notebook(nb: dict) -> dict:
     for cell in nb["cells"]:
         src = "".join(cell["source"]) if isinstance(cell["source"], list) else cell["source"]
         if cell["cell_type"] == "code":
-            src = _strip_region(src, BEGIN, END, ["# YOUR CODE HERE\n", "raise NotImplementedError()\n"])
-            src = _strip_region(src, HIDDEN_BEGIN, HIDDEN_END, None)
+            src = strip_region(src, SOLUTION_BEGIN, SOLUTION_END, CODE_PLACEHOLDER)
+            src = strip_region(src, HIDDEN_BEGIN, HIDDEN_END, None)
             cell["outputs"], cell["execution_count"] = [], None
         elif cell["cell_type"] == "markdown":
-            src = _strip_region(src, "=== BEGIN MARK SCHEME ===", "=== END MARK SCHEME ===", None)
+            src = strip_region(src, MARK_SCHEME_BEGIN, MARK_SCHEME_END, None)
             if cell.get("metadata", {}).get("nbgrader", {}).get("solution"):
-                src = "YOUR ANSWER HERE"
+                src = ANSWER_PLACEHOLDER
         cell["source"] = src.splitlines(keepends=True)
         cell.get("metadata", {}).pop("execution", None)
         cells.append(cell)

@@ -39,6 +39,8 @@ from .models import WEIGHTS_DIR, image_to_array
 from .optim import PixelImage, Result, optimize
 from .utils import CourseError, check_positive_int, not_done, note_once, unknown
 
+NOTEBOOK = 5   # the notebook whose exercises this module holds
+
 # EfficientNet-Lite0 layers (stride 2 .. 16): the stem and block outputs carry style, a
 # middle block the content.
 STYLE_LAYERS = ["bn1", "blocks.0", "blocks.1", "blocks.2", "blocks.3"]
