@@ -80,8 +80,8 @@ def main(argv=None) -> int:
     elif args.cmd == "formgrader":
         return formgrader(course, extra)
     elif args.cmd == "_job":
-        from .job import run_job
-        st = run_job(course, args.assignment, args.student, args.slot)
+        from .job import Job, run_job
+        st = run_job(Job(course, args.assignment, args.student), args.slot)
         print(st["summary"])
     return 0
 

@@ -18,19 +18,20 @@ from .course import ROOT, Course, sha_tree
 DONE = {"graded"}
 
 
-def pending(course: Course, assignments, students, force=False):
+def pending(course: Course, assignments, students, force=False) -> tuple[list[J.Job], list[J.Job]]:
+    """(to grade, already graded and unchanged): the jobs of every collected submission."""
     todo, skipped = [], []
     for a in assignments:
         for s in students:
-            sub = course.submitted / s / a
-            if not sub.is_dir():
+            job = J.Job(course, a, s)
+            if not job.submission.is_dir():
                 continue
-            st = J.read_state(course, a, s)
-            if not force and st and st.get("status") in DONE and st.get("hash") == sha_tree(sub) \
+            st = job.read_state()
+            if not force and st and st.get("status") in DONE and st.get("hash") == sha_tree(job.submission) \
                     and st.get("version") == J.STATE_VERSION:
-                skipped.append((a, s))
+                skipped.append(job)
             else:
-                todo.append((a, s))
+                todo.append(job)
     return todo, skipped
 
 
@@ -56,15 +57,16 @@ def autograde(course: Course, assignments=None, students=None, jobs: int = 2, fo
     env.pop(J.sandbox.JOB_ENV, None)
     while todo or running:
         while todo and free:
-            a, s = todo.pop(0)
+            job = todo.pop(0)
             slot = free.pop(0)
-            lf = open(logs / f"{a}--{s}.log", "w")
+            lf = open(job.log_path, "w")
             p = subprocess.Popen([sys.executable, "-m", "autograde", "--home", str(course.home), "--root",
-                                  str(course.root), "_job", a, s, "--slot", str(slot)] + _setting_args(course),
+                                  str(course.root), "_job", job.assignment, job.student, "--slot", str(slot)]
+                                 + _setting_args(course),
                                  stdout=lf, stderr=subprocess.STDOUT, env=env, start_new_session=True, cwd=ROOT)
-            running[slot] = (p, a, s, time.time(), lf)
+            running[slot] = (p, job, time.time(), lf)
         time.sleep(0.2)
-        for slot, (p, a, s, ts, lf) in list(running.items()):
+        for slot, (p, job, ts, lf) in list(running.items()):
             late = time.time() - ts > course.settings.job_wall_s
             if p.poll() is None and not late:
                 continue
@@ -72,19 +74,18 @@ def autograde(course: Course, assignments=None, students=None, jobs: int = 2, fo
                 J.sandbox.kill_tree(p)
                 p.wait()
             lf.close()
-            J.kill_uid(J.sandbox.UID_BASE + 2 * slot)
-            J.kill_uid(J.sandbox.UID_BASE + 2 * slot + 1)
+            J.sandbox.kill_slot(slot)
             del running[slot]
             free.append(slot)
-            st = J.read_state(course, a, s)
+            st = job.read_state()
             if late or st is None or st.get("started", 0) < ts - 1:
                 why = f"the grading job ran past {course.settings.job_wall_s} s" if late else \
                     f"the grading job ended without a result (exit {p.returncode}); see {lf.name}"
-                st = _failed_job(course, a, s, why)
+                st = _failed_job(job, why)
             n_done += 1
             if st.get("status") != "graded":
-                failures.append((a, s, st.get("status")))
-            log(f"[{n_done}/{n_done + len(todo) + len(running)}] {a} {s}: {st['score']:g}/{st['max_auto']:g} "
+                failures.append((job.assignment, job.student, st.get("status")))
+            log(f"[{n_done}/{n_done + len(todo) + len(running)}] {job}: {st['score']:g}/{st['max_auto']:g} "
                 f"in {st.get('seconds', 0):.0f} s" + (f" ({st['status']})" if st.get("status") != "graded" else "")
                 + "".join(f"\n      ! {e}" for e in st.get("events", [])[:3]))
     wall = time.time() - t0
@@ -97,21 +98,23 @@ def _setting_args(course):
     return ["--settings-json", json.dumps(course.settings.__dict__)]
 
 
-def _failed_job(course, a, s, why) -> dict:
-    cells = course.grade_cells(a)
+def _failed_job(job: J.Job, why: str) -> dict:
+    """Record a job that produced no result: zero points, a grader error, the reason."""
+    cells = job.course.grade_cells(job.assignment)
     results = [{"grade_id": c["grade_id"], "points": c["points"], "kind": c["kind"], "score": 0.0,
                 "status": "failed" if c["kind"] == "code" else "manual", "message": f"not graded: {why}"}
                for c in cells]
-    state = {"version": J.STATE_VERSION, "assignment": a, "student": s, "hash": sha_tree(course.submitted / s / a),
+    state = {"version": J.STATE_VERSION, "assignment": job.assignment, "student": job.student,
+             "hash": sha_tree(job.submission),
              "status": "grader error", "events": [why], "cells": results, "score": 0.0,
              "max_auto": sum(r["points"] for r in results if r["kind"] == "code"), "started": time.time(),
              "notebook": "unknown"}
     try:
-        J.record(course, a, s, results, "ok")
+        J.record(job, results, "ok")
     except Exception as e:  # noqa: BLE001
         state["events"].append(f"gradebook not written: {e}")
     state["summary"] = J.summary_text(state)
-    J.write_state(course, a, s, state)
+    job.write_state(state)
     return state
 
 

@@ -29,8 +29,9 @@ MAX_SUBMISSION_BYTES = 200 << 20     # per student, unpacked
 MAX_SUBMISSION_FILES = 2000
 
 
-class CourseError(RuntimeError):
-    pass
+class GraderError(RuntimeError):
+    """A problem of the grader or of the course set-up, reported to the instructor (the student
+    library's own error class, ``helpers.utils.CourseError``, is a different thing)."""
 
 
 def _slug(name: str) -> str:
@@ -79,7 +80,7 @@ class Course:
             try:
                 nb = json.loads(p.read_text())
             except ValueError as e:
-                raise CourseError(f"{p}: not valid JSON: {e}") from None
+                raise GraderError(f"{p}: not valid JSON: {e}") from None
             if any(c.get("metadata", {}).get("nbgrader", {}).get("grade") for c in nb.get("cells", [])):
                 out.append(p.stem)
         return out
@@ -170,7 +171,7 @@ class Course:
                 continue
             r = api.generate_assignment(a, force=True, create=True)
             if not r["success"]:
-                raise CourseError(f"nbgrader generate_assignment {a} failed:\n{r.get('error') or r.get('log')}")
+                raise GraderError(f"nbgrader generate_assignment {a} failed:\n{r.get('error') or r.get('log')}")
             self.check_release(a)
             stamp.parent.mkdir(parents=True, exist_ok=True)
             stamp.write_text(sha)
@@ -192,13 +193,13 @@ class Course:
         text = (rel / f"{a}.ipynb").read_text()
         for bad in (HIDDEN_BEGIN, SOLUTION_BEGIN, MODEL_ANSWER):
             if bad in text:
-                raise CourseError(f"release/{a}/{a}.ipynb still contains {bad!r}")
+                raise GraderError(f"release/{a}/{a}.ipynb still contains {bad!r}")
         for p in self.released_files(a):      # source/ was written by the release tool
             if not (rel / p).is_file() or (rel / p).read_bytes() != (self.source / a / p).read_bytes():
-                raise CourseError(f"release/{a}/{p} differs from the stubbed library")
+                raise GraderError(f"release/{a}/{p} differs from the stubbed library")
         for p in (rel / "helpers").rglob("*.py"):
             if SOLUTION_BEGIN in p.read_text():
-                raise CourseError(f"release/{a}/{p.relative_to(rel)} contains a solution region")
+                raise GraderError(f"release/{a}/{p.relative_to(rel)} contains a solution region")
 
     def grade_cells(self, a: str) -> list[dict]:
         """[{grade_id, points, kind: 'code'|'markdown', source}] from the instructor's notebook."""
@@ -222,7 +223,7 @@ class Course:
         Idempotent: an unchanged submission is left as it is. Returns {student: {a: status}}."""
         incoming = Path(incoming)
         if not incoming.is_dir():
-            raise CourseError(f"{incoming} is not a folder of submissions")
+            raise GraderError(f"{incoming} is not a folder of submissions")
         assignments = assignments or self.assignments()
         report = {}
         for entry in sorted(incoming.iterdir()):
@@ -241,7 +242,7 @@ class Course:
             problem = None
             try:
                 staged = opener()
-            except CourseError as e:
+            except GraderError as e:
                 staged = None
                 log(f"collect: {entry.name}: {e}")
                 problem = str(e)
@@ -313,7 +314,7 @@ def _copy_tree_safely(src: Path) -> Path:
             count += 1
             if total > MAX_SUBMISSION_BYTES or count > MAX_SUBMISSION_FILES:
                 shutil.rmtree(out, ignore_errors=True)
-                raise CourseError(f"submission too large (over {MAX_SUBMISSION_BYTES >> 20} MB or "
+                raise GraderError(f"submission too large (over {MAX_SUBMISSION_BYTES >> 20} MB or "
                                   f"{MAX_SUBMISSION_FILES} files)")
             (out / rel).mkdir(parents=True, exist_ok=True)
             shutil.copyfile(p, out / rel / n, follow_symlinks=False)
@@ -327,7 +328,7 @@ def _unzip_safely(z: Path) -> Path:
         with zipfile.ZipFile(z) as zf:
             infos = zf.infolist()
             if len(infos) > MAX_SUBMISSION_FILES or sum(i.file_size for i in infos) > MAX_SUBMISSION_BYTES:
-                raise CourseError(f"zip too large (over {MAX_SUBMISSION_BYTES >> 20} MB or {MAX_SUBMISSION_FILES} files)")
+                raise GraderError(f"zip too large (over {MAX_SUBMISSION_BYTES >> 20} MB or {MAX_SUBMISSION_FILES} files)")
             for info in infos:
                 name = info.filename.replace("\\", "/")
                 parts = [p for p in name.split("/") if p not in ("", ".")]
@@ -341,8 +342,8 @@ def _unzip_safely(z: Path) -> Path:
                     shutil.copyfileobj(fi, fo)
     except zipfile.BadZipFile as e:
         shutil.rmtree(out, ignore_errors=True)
-        raise CourseError(f"{z.name} is not a valid zip file ({e})") from None
-    except CourseError:
+        raise GraderError(f"{z.name} is not a valid zip file ({e})") from None
+    except GraderError:
         shutil.rmtree(out, ignore_errors=True)
         raise
     return out

@@ -1,8 +1,10 @@
 """Grade one submission of one assignment (one student): the unit of work of a batch.
 
+A :class:`Job` names the unit: one course, one assignment, one student.
+
 1. Sanity checks of the submission (notebook present and readable, library files present).
 2. ``nbgrader autograde`` for this student, its kernel in the sandbox (sandbox.py), hidden
-   tests cleared before execution (course.py). This gives the autograded notebook (for the
+   tests cleared before execution (config.py). This gives the autograded notebook (for the
    feedback and for grading the written answers by hand) and the gradebook records.
 3. The trusted judge (judge.py) decides the points of every autograded cell, against the
    student's library running in a second sandbox.
@@ -21,6 +23,7 @@ import shutil
 import tempfile
 import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 from . import sandbox
@@ -40,42 +43,50 @@ def gradebook_lock(course: Course):
             fcntl.flock(f, fcntl.LOCK_UN)
 
 
-def kill_uid(uid: int) -> int:
-    """SIGKILL every process running as ``uid`` (the slot's sandbox user). Returns how many."""
-    n = 0
-    for pid in os.listdir("/proc"):
-        if not pid.isdigit():
-            continue
+@dataclass(frozen=True)
+class Job:
+    """One (course, assignment, student): what is graded, and where its files and records are."""
+    course: Course
+    assignment: str
+    student: str
+
+    def __str__(self) -> str:
+        return f"{self.assignment} {self.student}"
+
+    @property
+    def submission(self) -> Path:
+        """submitted/<student>/<assignment>/: what the student handed in (never changed)."""
+        return self.course.submitted / self.student / self.assignment
+
+    @property
+    def workdir(self) -> Path:
+        """autograded/<student>/<assignment>/: nbgrader's working copy, the sandboxed kernel's folder."""
+        return self.course.autograded / self.student / self.assignment
+
+    @property
+    def notebook(self) -> str:
+        return f"{self.assignment}.ipynb"
+
+    @property
+    def state_path(self) -> Path:
+        return self.course.state / "jobs" / self.assignment / f"{self.student}.json"
+
+    @property
+    def log_path(self) -> Path:
+        return self.course.state / "logs" / f"{self.assignment}--{self.student}.log"
+
+    def read_state(self) -> dict | None:
         try:
-            with open(f"/proc/{pid}/status") as f:
-                for line in f:
-                    if line.startswith("Uid:"):
-                        if int(line.split()[1]) == uid:
-                            os.kill(int(pid), 9)
-                            n += 1
-                        break
+            return json.loads(self.state_path.read_text())
         except (OSError, ValueError):
-            continue
-    return n
+            return None
 
-
-def state_path(course: Course, a: str, student: str) -> Path:
-    return course.state / "jobs" / a / f"{student}.json"
-
-
-def read_state(course: Course, a: str, student: str) -> dict | None:
-    try:
-        return json.loads(state_path(course, a, student).read_text())
-    except (OSError, ValueError):
-        return None
-
-
-def write_state(course: Course, a: str, student: str, state: dict) -> None:
-    p = state_path(course, a, student)
-    p.parent.mkdir(parents=True, exist_ok=True)
-    tmp = p.with_suffix(".tmp")
-    tmp.write_text(json.dumps(state, indent=1))
-    os.replace(tmp, p)
+    def write_state(self, state: dict) -> None:
+        p = self.state_path
+        p.parent.mkdir(parents=True, exist_ok=True)
+        tmp = p.with_suffix(".tmp")
+        tmp.write_text(json.dumps(state, indent=1))
+        os.replace(tmp, p)
 
 
 # ----------------------------------------------------------------------------- checks
@@ -93,8 +104,9 @@ def check_notebook(path: Path) -> tuple[str, str]:
     return "ok", ""
 
 
-def library_problems(course: Course, a: str, sub: Path) -> list[str]:
-    want = [f for f in course.released_files(a) if f.startswith("helpers/") and f.endswith(".py")]
+def library_problems(job: Job) -> list[str]:
+    sub = job.submission
+    want = [f for f in job.course.released_files(job.assignment) if f.startswith("helpers/") and f.endswith(".py")]
     have = {p.relative_to(sub).as_posix() for p in sub.rglob("*.py")} if sub.exists() else set()
     out = []
     if not (sub / "helpers").is_dir():
@@ -125,14 +137,15 @@ def _reason(log: str) -> str:
     return (last[-1][:300] if last else "nbgrader reported a failure")
 
 
-def run_nbgrader(course: Course, a: str, student: str, runtime: Path, uid: int, mode: str) -> dict:
+def run_nbgrader(job: Job, runtime: Path, uid: int, mode: str) -> dict:
+    course = job.course
     rt = runtime / f"kernel-{mode}"
     rt.mkdir(parents=True)
     sandbox.give_to(rt, uid)
-    workdir = course.autograded / student / a
-    job = {"runtime": str(rt), "workdir": str(workdir), "uid": uid,
+    workdir = job.workdir
+    box = {"runtime": str(rt), "workdir": str(workdir), "uid": uid,      # read by sandbox.SandboxKernelManager
            "limits": course.settings.limits, "env": {}}
-    (runtime / f"job-{mode}.json").write_text(json.dumps(job))
+    (runtime / f"job-{mode}.json").write_text(json.dumps(box))
     os.environ[sandbox.JOB_ENV] = str(runtime / f"job-{mode}.json")
     fired = threading.Event()
     done = threading.Event()
@@ -140,18 +153,18 @@ def run_nbgrader(course: Course, a: str, student: str, runtime: Path, uid: int, 
     def watchdog():
         if not done.wait(course.settings.notebook_wall_s):
             fired.set()
-            kill_uid(uid)
+            sandbox.kill_uid(uid)
     t = threading.Thread(target=watchdog, daemon=True)
     t.start()
     try:
         for attempt in range(4):      # sqlite under a parallel batch: "database is locked" is retried
-            r = course.api(RunOnly__mode=mode).autograde(a, student, force=True, create=True)
+            r = course.api(RunOnly__mode=mode).autograde(job.assignment, job.student, force=True, create=True)
             if r.get("success") or "database is locked" not in (r.get("log") or "") + (r.get("error") or ""):
                 break
             time.sleep(1 + 2 * attempt)
     finally:
         done.set()
-        kill_uid(uid)
+        sandbox.kill_uid(uid)
         removed = sandbox.take_back(workdir) if workdir.exists() else []
     r = {"success": bool(r.get("success")), "log": (r.get("log") or "")[-20000:], "error": r.get("error") or ""}
     if fired.is_set():
@@ -164,9 +177,10 @@ def run_nbgrader(course: Course, a: str, student: str, runtime: Path, uid: int, 
 
 
 # ----------------------------------------------------------------------------- gradebook
-def record(course: Course, a: str, student: str, results: list[dict], nb_state: str) -> None:
+def record(job: Job, results: list[dict], nb_state: str) -> None:
     """Write the judge's points into the gradebook (creating the records if needed)."""
     from nbgrader.api import MissingEntry
+    course, a, student = job.course, job.assignment, job.student
     nbname = a
     for attempt in range(5):
         try:
@@ -194,10 +208,10 @@ def record(course: Course, a: str, student: str, results: list[dict], nb_state: 
             time.sleep(1 + attempt)
 
 
-def annotate(course: Course, a: str, student: str, results: list[dict], summary: str) -> bool:
+def annotate(job: Job, results: list[dict], summary: str) -> bool:
     """Add the judge's verdicts to the autograded notebook (they show in the feedback)."""
     import nbformat
-    path = course.autograded / student / a / f"{a}.ipynb"
+    path = job.workdir / job.notebook
     if not path.exists():
         return False
     nb = nbformat.read(str(path), as_version=4)
@@ -228,10 +242,11 @@ def summary_text(state: dict) -> str:
 
 
 # ----------------------------------------------------------------------------- the job
-def _judge(course, a, sub, cells, runtime, uid, out, state):
+def _judge(job: Job, cells, runtime, uid, out, state):
     from . import judge as J
+    course, sub = job.course, job.submission
     try:
-        src_nb = json.loads(course.source_notebook(a).read_text())
+        src_nb = json.loads(course.source_notebook(job.assignment).read_text())
         helpers_src = sub / "helpers" if (sub / "helpers").is_dir() else None
         (runtime / "judge").mkdir()
         w = J.Worker(helpers_src, runtime / "judge", uid, sandbox.Limits.from_dict(course.settings.limits),
@@ -239,20 +254,22 @@ def _judge(course, a, sub, cells, runtime, uid, out, state):
         t1 = time.time()
         try:
             out["verdicts"] = {v["grade_id"]: v for v in
-                               J.Judge(course.source / a, w).run(src_nb, cells, course.settings.judge_budget_s)}
+                               J.Judge(course.source / job.assignment, w).run(src_nb, cells,
+                                                                               course.settings.judge_budget_s)}
         finally:
             w.stop()
-            kill_uid(uid)
+            sandbox.kill_uid(uid)
             state["judge_seconds"] = round(time.time() - t1, 1)
     except BaseException as e:  # noqa: BLE001 - reported by the job
         out["error"] = e
 
 
-def run_job(course: Course, a: str, student: str, slot: int = 0) -> dict:
+def run_job(job: Job, slot: int = 0) -> dict:
+    """Grade ``job`` with the sandbox uids of ``slot``; returns (and writes) its state."""
     t0 = time.time()
-    uid = sandbox.UID_BASE + 2 * slot      # the kernel's uid; the judge's worker runs as uid + 1
-    sub = course.submitted / student / a
-    state = {"version": STATE_VERSION, "assignment": a, "student": student, "hash": sha_tree(sub),
+    course, a, sub = job.course, job.assignment, job.submission
+    kernel_uid, worker_uid = sandbox.slot_uids(slot)
+    state = {"version": STATE_VERSION, "assignment": a, "student": job.student, "hash": sha_tree(sub),
              "status": "graded", "events": [], "cells": [], "started": t0}
     cells = course.grade_cells(a)
     results = [{"grade_id": c["grade_id"], "points": c["points"], "kind": c["kind"], "score": 0.0,
@@ -267,18 +284,18 @@ def run_job(course: Course, a: str, student: str, slot: int = 0) -> dict:
         if (sub / "COLLECT_PROBLEM.txt").exists():
             state["events"].append("your submission could not be unpacked: " +
                                    (sub / "COLLECT_PROBLEM.txt").read_text()[:300])
-        nb_state, nb_msg = check_notebook(sub / f"{a}.ipynb")
+        nb_state, nb_msg = check_notebook(sub / job.notebook)
         if nb_state != "ok":
             state["events"].append(nb_msg)
-        state["events"] += library_problems(course, a, sub)
+        state["events"] += library_problems(job)
         if nb_state == "ok":
             # the notebook run (feedback) and the judge (points) are independent: run both at once
             judged: dict = {}
-            th = threading.Thread(target=_judge, args=(course, a, sub, cells, runtime, uid + 1, judged, state))
+            th = threading.Thread(target=_judge, args=(job, cells, runtime, worker_uid, judged, state))
             th.start()
             t1 = time.time()
             try:
-                r = run_nbgrader(course, a, student, runtime, uid, course.settings.run_cells)
+                r = run_nbgrader(job, runtime, kernel_uid, course.settings.run_cells)
                 state["nbgrader"] = {"success": r["success"], "reason": r.get("reason")}
                 if r["removed"]:
                     state["events"].append("links and special files your code created were removed: " +
@@ -287,7 +304,7 @@ def run_job(course: Course, a: str, student: str, slot: int = 0) -> dict:
                     state["events"].append(f"the notebook run did not complete: {r['reason']}. Its points are "
                                            "still decided by the tests; the notebook is kept without outputs "
                                            "for grading by hand")
-                    r2 = run_nbgrader(course, a, student, runtime, uid, "none")
+                    r2 = run_nbgrader(job, runtime, kernel_uid, "none")
                     state["nbgrader"]["fallback"] = r2["success"]
                 state["nbgrader"]["seconds"] = round(time.time() - t1, 1)
             finally:
@@ -313,22 +330,21 @@ def run_job(course: Course, a: str, student: str, slot: int = 0) -> dict:
             if r["kind"] == "code":
                 r.update(score=0.0, status="failed", message="not graded: grader error")
     finally:
-        kill_uid(uid)
-        kill_uid(uid + 1)
+        sandbox.kill_slot(slot)
         shutil.rmtree(runtime, ignore_errors=True)
     state["cells"] = results
     state["score"] = sum(r["score"] for r in results if r["kind"] == "code")
     state["max_auto"] = sum(r["points"] for r in results if r["kind"] == "code")
     state["notebook"] = nb_state
     try:
-        record(course, a, student, results, nb_state)
+        record(job, results, nb_state)
     except Exception as e:  # noqa: BLE001
         state["status"] = "grader error"
         state["events"].append(f"the gradebook could not be written ({type(e).__name__}: {e})")
     summary = summary_text(state)
     with contextlib.suppress(Exception):
-        state["annotated"] = annotate(course, a, student, results, summary)
+        state["annotated"] = annotate(job, results, summary)
     state["seconds"] = round(time.time() - t0, 1)
     state["summary"] = summary
-    write_state(course, a, student, state)
+    job.write_state(state)
     return state

@@ -1,4 +1,4 @@
-"""nbgrader preprocessors of the course (used by autograde, see course.py)."""
+"""nbgrader preprocessors of the course (used by autograde, see config.py)."""
 from __future__ import annotations
 
 import ast

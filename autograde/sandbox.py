@@ -22,8 +22,42 @@ from pathlib import Path
 
 from jupyter_client.manager import AsyncKernelManager
 
-UID_BASE = 61000          # slot k of a batch runs as uid UID_BASE + k (RLIMIT_NPROC is per uid)
+UID_BASE = 61000          # the first sandbox uid: see slot_uids
 JOB_ENV = "COURSE_GRADER_JOB"   # JSON description of the current job's sandbox (set by job.py)
+
+
+def slot_uids(slot: int) -> tuple[int, int]:
+    """The two unprivileged uids of grading slot ``slot``: (the notebook's kernel, the judge's
+    worker). Slot k runs as UID_BASE + 2k and UID_BASE + 2k + 1. RLIMIT_NPROC counts per uid
+    and a finished job's leftovers are killed by uid, so two jobs that run at the same time
+    on one machine must never share a slot."""
+    if not isinstance(slot, int) or slot < 0:
+        raise ValueError(f"a grading slot is an integer >= 0, not {slot!r}")
+    return UID_BASE + 2 * slot, UID_BASE + 2 * slot + 1
+
+
+def kill_uid(uid: int) -> int:
+    """SIGKILL every process running as ``uid`` (a slot's sandbox user). Returns how many."""
+    n = 0
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            with open(f"/proc/{pid}/status") as f:
+                for line in f:
+                    if line.startswith("Uid:"):
+                        if int(line.split()[1]) == uid:
+                            os.kill(int(pid), signal.SIGKILL)
+                            n += 1
+                        break
+        except (OSError, ValueError):
+            continue
+    return n
+
+
+def kill_slot(slot: int) -> int:
+    """Kill whatever still runs as either uid of ``slot``. Returns how many processes."""
+    return sum(kill_uid(u) for u in slot_uids(slot))
 
 
 class SandboxUnavailable(RuntimeError):

@@ -273,12 +273,12 @@ def test_autograde_resumes_after_interruption(mini, tmp_path):
         shutil.copytree(tmp_path / "all" / s, inc / ("resume_" + s))
     mini.collect(inc, [a], log=lambda *x: None)
     for s in ("resume_good", "resume_missing_notebook"):
-        J.state_path(mini, a, s).unlink(missing_ok=True)
-    st = J.run_job(mini, a, "resume_missing_notebook")           # the one that finished before the kill
+        J.Job(mini, a, s).state_path.unlink(missing_ok=True)
+    st = J.run_job(J.Job(mini, a, "resume_missing_notebook"))    # the one that finished before the kill
     assert st["status"] == "graded"
     r = batch.autograde(mini, [a], ["resume_good", "resume_missing_notebook"], jobs=1, log=lambda *x: None)
     assert r["graded"] == 1 and r["skipped"] == 1
-    assert J.read_state(mini, a, "resume_good")["score"] == sum(
+    assert J.Job(mini, a, "resume_good").read_state()["score"] == sum(
         c["points"] for c in mini.grade_cells(a) if c["kind"] == "code")
 
 

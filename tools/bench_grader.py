@@ -57,7 +57,7 @@ def main(argv=None) -> int:
         print(f"{'assignment':14s} {'job s (median)':>15s} {'notebook run':>13s} {'judge':>7s}")
         for a in course.assignments():
             full = sum(c["points"] for c in course.grade_cells(a) if c["kind"] == "code")
-            st = [job.read_state(course, a, s) for s in names]
+            st = [job.Job(course, a, s).read_state() for s in names]
             wrong += [f"{a}/{s['student']}: {s['score']:g} of {full:g}" for s in st if s["score"] != full]
             print(f"{a:14s} {statistics.median(s['seconds'] for s in st):15.1f} "
                   f"{statistics.median(s['nbgrader']['seconds'] for s in st):13.1f} "
