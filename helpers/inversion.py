@@ -18,7 +18,7 @@ import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
-from .optim import PixelImage, RandomTransforms, Result, optimize
+from .optim import PixelImage, RandomTransforms, Result, normalized_step, optimize
 from .utils import CourseError, check_images, check_positive_int
 
 NOTEBOOK = 4   # the notebook whose exercises this module holds
@@ -125,7 +125,7 @@ def dream_step(model, x: torch.Tensor, layer: str, lr: float = 0.01, shift: tupl
     2. forward to ``layer`` (``model.activations(x, layer, keep_graph=True)[layer]``) and
        backpropagate with the layer's gradient **set equal to its activation**
        (``a.backward(a)``, i.e. the gradient of the objective ``1/2 ||a||^2``);
-    3. take a normalized step ``x += lr * g / mean(|g|)``, clamp to ``[0, 1]``;
+    3. take a normalized step ``x += lr * g / mean(|g|)`` (``optim.normalized_step``), clamp to ``[0, 1]``;
     4. roll back by ``-shift``.
 
     Returns ``(new_x, objective)``: the detached image and ``1/2 ||a||^2`` (a float) before

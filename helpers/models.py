@@ -289,27 +289,45 @@ class WrappedModel(nn.Module):
         return getattr(self, "_main_layers", None) or [n for n in self.layer_names if "." not in n]
 
     @contextlib.contextmanager
-    def trace(self, layers: Iterable[str] | str, keep_graph: bool = False, stop: bool = False):
+    def hooks(self, forward: dict):
+        """Forward hooks for the duration of a ``with`` block, always removed (even when the
+        code inside raises): ``forward`` maps a layer name (or a module of the network) to
+        ``fn(module, inputs, output)``. The one way the course hooks a network: ``trace``,
+        ``cut_at`` and every technique go through it."""
+        handles = []
+        try:
+            for where, fn in forward.items():
+                m = self.layer(where) if isinstance(where, str) else where
+                handles.append(m.register_forward_hook(fn))
+            yield
+        finally:
+            for h in handles:
+                h.remove()
+
+    @contextlib.contextmanager
+    def trace(self, layers: Iterable[str] | str, keep_graph: bool = False, stop: bool = False,
+              gradients: bool = True):
         """Record the output (and, on backward, the gradient) of named layers.
 
         ``with model.trace(["blocks.3"]) as t: ...`` fills ``t.activations[name]`` during the
         forward pass and ``t.gradients[name]`` during backward (when the output requires
         grad). ``keep_graph=True`` keeps activations attached for building objectives.
         ``stop=True`` ends the forward pass as soon as every layer was recorded (use it
-        for feature extraction; ``model(x)`` then returns ``None``). Hooks are always
-        removed, even if the code inside raises.
+        for feature extraction; ``model(x)`` then returns ``None``). ``gradients=False``
+        records no gradients (an objective evaluated thousands of times keeps nothing
+        alive). Hooks are always removed, even if the code inside raises.
         """
         names = [layers] if isinstance(layers, str) else list(layers)
-        mods = [self.layer(n) for n in names]
+        for n in names:
+            self.layer(n)       # a clear error for a wrong name, before anything runs
         rec = Trace()
-        handles = []
 
         def make_hook(name):
             def hook(_module, _inp, out):
                 if not isinstance(out, torch.Tensor):
                     raise CourseError(f"layer {name!r} does not output a single tensor")
                 rec.activations[name] = out.clone() if keep_graph else out.detach().clone()
-                if out.requires_grad:
+                if gradients and out.requires_grad:
                     # a weak reference: a strong one would make a cycle through the autograd
                     # graph (hook -> trace -> kept activation -> graph -> hook) that Python's
                     # garbage collector cannot see, and every call with keep_graph=True would leak
@@ -324,13 +342,8 @@ class WrappedModel(nn.Module):
                     raise _Stop
             return hook
 
-        try:
-            for n, m in zip(names, mods):
-                handles.append(m.register_forward_hook(make_hook(n)))
+        with self.hooks({n: make_hook(n) for n in names}):
             yield rec
-        finally:
-            for h in handles:
-                h.remove()
 
     @contextlib.contextmanager
     def cut_at(self, layer: str):
@@ -348,11 +361,8 @@ class WrappedModel(nn.Module):
         def hook(_module, _inp, out):
             holder.leaf = out.detach().requires_grad_(True)
             return holder.leaf.clone()  # in-place ops downstream must not touch the leaf
-        handle = self.layer(layer).register_forward_hook(hook)
-        try:
+        with self.hooks({layer: hook}):
             yield holder
-        finally:
-            handle.remove()
 
     def run_from(self, layer: str, activation: torch.Tensor) -> torch.Tensor:
         """Logits computed from ``layer``'s output ``activation``, skipping the layers before it.
@@ -388,10 +398,12 @@ class WrappedModel(nn.Module):
             return tail
         return None
 
-    def activations(self, x: torch.Tensor, layers, keep_graph: bool = False) -> dict[str, torch.Tensor]:
-        """Outputs of the named layers for batch ``x`` (runs only as far as needed)."""
+    def activations(self, x: torch.Tensor, layers, keep_graph: bool = False,
+                    gradients: bool = True) -> dict[str, torch.Tensor]:
+        """Outputs of the named layers for batch ``x`` (runs only as far as needed); see
+        :meth:`trace` for ``keep_graph`` and ``gradients``."""
         names = [layers] if isinstance(layers, str) else list(layers)
-        with self.trace(names, keep_graph=keep_graph, stop=True) as t:
+        with self.trace(names, keep_graph=keep_graph, stop=True, gradients=gradients) as t:
             try:
                 self(x)
             except _Stop:

@@ -20,7 +20,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
-from .utils import CourseError, check_positive_int
+from .utils import CourseError, check_images, check_positive_int
 
 # ------------------------------------------------------------------ parameterizations
 class PixelImage(nn.Module):
@@ -37,9 +37,9 @@ class PixelImage(nn.Module):
 
     def __init__(self, base: torch.Tensor, init: torch.Tensor | None = None, clamp: bool = True):
         super().__init__()
-        base = _as_batch(base, "base").detach()
+        base = check_images(base, "base").float()
         self.register_buffer("base", base.clone())
-        start = torch.zeros_like(base) if init is None else _as_batch(init, "init").detach() - base
+        start = torch.zeros_like(base) if init is None else check_images(init, "init").float() - base
         if start.shape != base.shape:
             raise CourseError(f"init has shape {tuple(init.shape)}, base has {tuple(base.shape)}")
         self.delta = nn.Parameter(start.clone())
@@ -174,6 +174,14 @@ class Result:
         return [im for _, im in self.snapshots], [f"step {s}" for s, _ in self.snapshots]
 
 
+def normalized_step(x: torch.Tensor, grad: torch.Tensor, lr: float) -> torch.Tensor:
+    """``x + lr * grad / mean(|grad|)``, the mean taken per image (over everything but the
+    first dimension): each image moves by ``lr`` per value on average, whatever the scale of
+    its objective (``lr < 0`` descends). A new, detached tensor; ``x`` is not changed."""
+    scale = grad.detach().abs().flatten(1).mean(1).clamp_min(1e-12)
+    return x.detach() + lr * grad.detach() / scale.view(-1, *[1] * (grad.ndim - 1))
+
+
 OPTIMIZERS = ("adam", "sgd", "lbfgs", "normalized")
 
 
@@ -262,8 +270,7 @@ def optimize(param: nn.Module, loss_fn: Callable[[torch.Tensor], torch.Tensor], 
                 with torch.no_grad():
                     for p in params:
                         if p.grad is not None:
-                            scale = p.grad.abs().flatten(1).mean(1).clamp_min(1e-12)   # per image
-                            p -= lr * p.grad / scale.view(-1, *[1] * (p.ndim - 1))
+                            p.copy_(normalized_step(p, p.grad, -lr))
         with torch.no_grad():
             if after_step is not None:
                 after_step(step, param)
@@ -286,13 +293,3 @@ def optimize(param: nn.Module, loss_fn: Callable[[torch.Tensor], torch.Tensor], 
     if steps in keep or (result.steps < steps and keep):
         result.snapshots.append((result.steps, result.image))
     return result
-
-
-def _as_batch(x, name) -> torch.Tensor:
-    if not isinstance(x, torch.Tensor):
-        raise CourseError(f"{name} must be a pixel-space tensor (1, 3, H, W); use model.to_input(image)")
-    if x.ndim == 3:
-        x = x[None]
-    if x.ndim != 4 or x.shape[1] != 3:
-        raise CourseError(f"{name} must be RGB images (N, 3, H, W), got shape {tuple(x.shape)}")
-    return x.float()

@@ -10,6 +10,7 @@ import torch.nn.functional as F
 
 from helpers import CourseError
 from helpers import style as St
+from helpers import stylenet as Sn
 from helpers.data import sample_image
 
 
@@ -149,8 +150,8 @@ def test_gatys_without_notebook_4_runs_without_the_smoothness_term(lite0, monkey
     r = St.gatys(lite0, content, style, size=64, steps=3, lr=0.05, progress=False)
     assert r.losses[-1] < r.losses[0]
     assert "[note] gatys uses notebook 4's exercise `total_variation` (helpers/inversion.py)" in capsys.readouterr().out
-    net = St.TransformerNet(channels=(4, 8, 8), res_blocks=1)
-    St.train_stylizer(net, lite0, style, np.stack([content[:64, :64]] * 2), steps=1, batch_size=1, size=32,
+    net = Sn.TransformerNet(channels=(4, 8, 8), res_blocks=1)
+    Sn.train_stylizer(net, lite0, style, np.stack([content[:64, :64]] * 2), steps=1, batch_size=1, size=32,
                       progress=False)
     assert "[note] train_stylizer uses notebook 4's exercise `total_variation`" in capsys.readouterr().out
     monkeypatch.setattr(St, "total_variation", lambda x: (_ for _ in ()).throw(NotImplementedError("mine")))
@@ -197,7 +198,7 @@ def test_conditional_instance_norm_one_hot_is_plain_instance_norm():
 
 @pytest.mark.parametrize("norm", ["instance", "batch", "conditional"])
 def test_transformer_output_is_a_valid_image_of_the_input_size(norm):
-    net = St.TransformerNet(norm=norm, n_styles=2 if norm == "conditional" else 1).eval()
+    net = Sn.TransformerNet(norm=norm, n_styles=2 if norm == "conditional" else 1).eval()
     x = torch.rand(2, 3, 37, 50)
     style = torch.tensor([0.3, 0.7]) if norm == "conditional" else None
     with torch.no_grad():
@@ -206,56 +207,56 @@ def test_transformer_output_is_a_valid_image_of_the_input_size(norm):
 
 
 def test_content_smaller_than_the_stride_is_a_clear_error():
-    net = St.TransformerNet()
+    net = Sn.TransformerNet()
     with pytest.raises(CourseError, match="total stride"):
         net(torch.rand(1, 3, 5, 40))
 
 
-@pytest.mark.parametrize("name", St.STYLIZERS)
+@pytest.mark.parametrize("name", Sn.STYLIZERS)
 def test_shipped_networks_load_and_stylize(name):
-    net = St.load_stylizer(name)
-    assert not net.training and St.stylizer_path(name).stat().st_size < 1_000_000
+    net = Sn.load_stylizer(name)
+    assert not net.training and Sn.stylizer_path(name).stat().st_size < 1_000_000
     photo = sample_image("astronaut")[::8, ::8][:, :50]            # 64 x 50
-    y = St.stylize(net, photo, style=St.STYLES[1] if name == "conditional" else None)
+    y = Sn.stylize(net, photo, style=St.STYLES[1] if name == "conditional" else None)
     assert y.shape == (1, 3, 64, 50) and 0 <= float(y.min()) and float(y.max()) <= 1
     assert float((y - St.to_pixels(photo)).abs().mean()) > 0.05      # it changed the photo
 
 
 def test_conditional_network_styles_and_mixing():
-    net = St.load_stylizer("conditional")
+    net = Sn.load_stylizer("conditional")
     photo = sample_image("coffee")[::10, ::10]
-    by_name = St.stylize(net, photo, style="the_scream")
-    assert torch.allclose(by_name, St.stylize(net, photo, style=1), atol=1e-6)
-    assert torch.allclose(by_name, St.stylize(net, photo, style={"the_scream": 2.0}), atol=1e-6)
-    assert torch.allclose(St.stylize(net, photo, style=[1, 1, 0, 0]),
-                          St.stylize(net, photo, style={"starry_night": 0.5, "the_scream": 0.5}), atol=1e-6)
+    by_name = Sn.stylize(net, photo, style="the_scream")
+    assert torch.allclose(by_name, Sn.stylize(net, photo, style=1), atol=1e-6)
+    assert torch.allclose(by_name, Sn.stylize(net, photo, style={"the_scream": 2.0}), atol=1e-6)
+    assert torch.allclose(Sn.stylize(net, photo, style=[1, 1, 0, 0]),
+                          Sn.stylize(net, photo, style={"starry_night": 0.5, "the_scream": 0.5}), atol=1e-6)
     with pytest.raises(CourseError, match="did you mean 'the_scream'"):
-        St.stylize(net, photo, style="the_scram")
+        Sn.stylize(net, photo, style="the_scram")
     with pytest.raises(CourseError, match="got 2 style weights for 4 styles"):
-        St.stylize(net, photo, style=[1, 0])
+        Sn.stylize(net, photo, style=[1, 0])
     with pytest.raises(CourseError, match="all zero"):
-        St.stylize(net, photo, style=[0, 0, 0, 0])
+        Sn.stylize(net, photo, style=[0, 0, 0, 0])
     with pytest.raises(CourseError, match="pass style="):
-        St.stylize(net, photo)
+        Sn.stylize(net, photo)
 
 
 def test_unknown_stylizer_suggests_close_names():
     with pytest.raises(CourseError, match="did you mean 'starry_night'"):
-        St.load_stylizer("starry-night")
+        Sn.load_stylizer("starry-night")
 
 
 def test_train_stylizer_runs_and_save_load_round_trip(lite0, tmp_path, monkeypatch):
-    net = St.TransformerNet((4, 8, 8), 1, norm="conditional", n_styles=2, styles=["a", "b"])
+    net = Sn.TransformerNet((4, 8, 8), 1, norm="conditional", n_styles=2, styles=["a", "b"])
     contents = np.random.default_rng(0).integers(0, 256, (6, 48, 48, 3), dtype=np.uint8)
     styles = [sample_image("brick"), sample_image("grass")]
-    losses = St.train_stylizer(net, lite0, styles, contents, steps=3, batch_size=2, size=32, log_every=1,
+    losses = Sn.train_stylizer(net, lite0, styles, contents, steps=3, batch_size=2, size=32, log_every=1,
                                progress=False)
     assert len(losses) == 3 and all(np.isfinite(losses)) and not net.training
-    monkeypatch.setattr(St, "WEIGHTS_DIR", tmp_path)
-    monkeypatch.setattr(St, "stylizer_path", lambda n: tmp_path / f"style_{n}.pt")
-    St.save_stylizer(net, tmp_path / "style_conditional.pt", {"seconds": 1})
-    back = St.load_stylizer("conditional")
+    monkeypatch.setattr(Sn, "WEIGHTS_DIR", tmp_path)
+    monkeypatch.setattr(Sn, "stylizer_path", lambda n: tmp_path / f"style_{n}.pt")
+    Sn.save_stylizer(net, tmp_path / "style_conditional.pt", {"seconds": 1})
+    back = Sn.load_stylizer("conditional")
     x = torch.rand(1, 3, 16, 16)
     assert torch.allclose(back(x, "b"), net.half().float()(x, "b"), atol=1e-4)
     with pytest.raises(CourseError, match="2 style"):
-        St.train_stylizer(net, lite0, styles[:1], contents, steps=1)
+        Sn.train_stylizer(net, lite0, styles[:1], contents, steps=1)

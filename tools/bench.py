@@ -124,6 +124,7 @@ def style_rows(model):
     from skimage import data as skdata
 
     from helpers import style as St
+    from helpers import stylenet as Sn
     from helpers.inversion import total_variation
     rows = []
 
@@ -204,9 +205,9 @@ def style_rows(model):
         repeat=1, warmup=False)   # 5 steps: Adam gives ~0 gradients full steps, so rounding flips a few pixels; 300 steps amplify it
 
     # -- fast style transfer at 512 px against Gatys at 512 px (20 steps timed, extrapolated to 300)
-    net = St.load_stylizer("starry_night")
+    net = Sn.load_stylizer("starry_night")
     photo = St.to_pixels(content, 512)
-    fast = lambda: St.stylize(net, photo)  # noqa: E731
+    fast = lambda: Sn.stylize(net, photo)  # noqa: E731
     fast()
     times = []
     for _ in range(5):

@@ -32,6 +32,7 @@ import torch  # noqa: E402
 from PIL import Image  # noqa: E402
 
 from helpers import style as St  # noqa: E402
+from helpers import stylenet as Sn  # noqa: E402
 from helpers.utils import seed_everything, unknown  # noqa: E402
 
 DEFAULTS = dict(steps=2500, conditional_steps=2800, batch_size=12, size=256, style_size=320, lr=2e-3,
@@ -63,13 +64,13 @@ def load_data(data: Path | None, side: int = 256):
 def train_one(name: str, contents, styles, model, cfg: dict, out_dir: Path, progress: bool = True):
     seed_everything(cfg["seed"], deterministic=False)
     conditional = name == "conditional"
-    net = St.TransformerNet(cfg["channels"], cfg["res_blocks"], norm="conditional" if conditional else "instance",
+    net = Sn.TransformerNet(cfg["channels"], cfg["res_blocks"], norm="conditional" if conditional else "instance",
                             n_styles=len(St.STYLES) if conditional else 1,
                             styles=St.STYLES if conditional else [name], kernel=cfg["kernel"])
     style_imgs = [styles[n] for n in St.STYLES] if conditional else [styles[name]]
     steps = cfg["conditional_steps"] if conditional else cfg["steps"]
     t = time.perf_counter()
-    losses = St.train_stylizer(net, model, style_imgs, contents, steps=steps, batch_size=cfg["batch_size"],
+    losses = Sn.train_stylizer(net, model, style_imgs, contents, steps=steps, batch_size=cfg["batch_size"],
                                size=cfg["size"], style_size=cfg["style_size"], lr=cfg["lr"],
                                content_weight=cfg["content_weight"], style_weight=cfg["style_weight"],
                                tv_weight=cfg["tv_weight"], seed=cfg["seed"], log_every=100,
@@ -83,7 +84,7 @@ def train_one(name: str, contents, styles, model, cfg: dict, out_dir: Path, prog
             "contents": len(contents), "command": "python tools/train_style.py " + name}
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / f"style_{name}.pt"
-    St.save_stylizer(net.cpu(), path, meta)
+    Sn.save_stylizer(net.cpu(), path, meta)
     print(json.dumps({"name": name, "seconds": round(seconds, 1), "steps": steps, "losses": [round(v, 3) for v in losses[::5]],
                       "bytes": path.stat().st_size}), flush=True)
     return net
@@ -91,7 +92,7 @@ def train_one(name: str, contents, styles, model, cfg: dict, out_dir: Path, prog
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("names", nargs="*", help=f"which networks (default all): {', '.join(St.STYLIZERS)}")
+    ap.add_argument("names", nargs="*", help=f"which networks (default all): {', '.join(Sn.STYLIZERS)}")
     for k, v in DEFAULTS.items():
         if isinstance(v, list):
             ap.add_argument("--" + k.replace("_", "-"), type=int, nargs="+", default=v)
@@ -109,8 +110,8 @@ def main(argv=None):
         pack(args.pack)
         return 0
     for n in args.names:
-        if n not in St.STYLIZERS:
-            raise unknown("stylizer", n, St.STYLIZERS)
+        if n not in Sn.STYLIZERS:
+            raise unknown("stylizer", n, Sn.STYLIZERS)
     torch.set_num_threads(args.threads)
     torch.backends.cuda.matmul.allow_tf32 = True
     torch.backends.cudnn.allow_tf32 = True
@@ -119,7 +120,7 @@ def main(argv=None):
     contents, styles = load_data(args.data)
     cfg = {k: getattr(args, k) for k in DEFAULTS}
     cfg["time_limit"] = args.time_limit
-    for name in args.names or St.STYLIZERS:
+    for name in args.names or Sn.STYLIZERS:
         train_one(name, contents, styles, model, cfg, args.out_dir, progress=not args.no_progress)
     return 0
 

@@ -21,7 +21,7 @@ import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
-from .optim import FourierImage, PixelImage, RandomTransforms, Result, blur, optimize
+from .optim import FourierImage, PixelImage, RandomTransforms, Result, blur, normalized_step, optimize
 from .utils import CourseError, check_images, check_positive_int
 
 NOTEBOOK = 3   # the notebook whose exercises this module holds
@@ -70,8 +70,9 @@ def ascent_step(model, delta: torch.Tensor, base: torch.Tensor, target: int, lr:
     1. roll ``delta`` by ``shift = (dy, dx)`` pixels (``torch.roll`` over the last two dims:
        random jitter), and roll ``base`` the same way;
     2. forward the rolled image, compute the objective, backprop to the rolled ``delta``;
-    3. take a normalized step ``delta += lr * g / mean(|g|)`` (``g`` the gradient), so
-       ``lr`` is the average change per pixel whatever the scale of the score;
+    3. take a normalized step ``delta += lr * g / mean(|g|)`` (``g`` the gradient; that is
+       ``optim.normalized_step(delta, g, lr)``), so ``lr`` is the average change per pixel
+       whatever the scale of the score;
     4. roll the result back by ``-shift``: the jitter is undone after the step.
 
     Returns ``(new_delta, objective)``: a detached tensor like ``delta`` and the objective
@@ -83,7 +84,7 @@ def ascent_step(model, delta: torch.Tensor, base: torch.Tensor, target: int, lr:
     b = torch.roll(base, (dy, dx), dims=(-2, -1))
     objective = model(b + d)[0, target] - l2 * (d ** 2).sum()
     g, = torch.autograd.grad(objective, d)
-    new = d.detach() + lr * g / g.abs().mean().clamp_min(1e-12)
+    new = normalized_step(d, g, lr)
     return torch.roll(new, (-dy, -dx), dims=(-2, -1)), float(objective.detach())
     ### END SOLUTION
 
@@ -264,7 +265,8 @@ def fooling_image(model, x: torch.Tensor, target, lr: float = 0.002, max_steps: 
 
     Repeat: if the model's top-1 class for the current image is ``target``, stop; else
     take a normalized ascent step on the target's score,
-    ``x <- clamp(x + lr * g / mean(|g|), 0, 1)``. Give up after ``max_steps`` steps.
+    ``x <- clamp(x + lr * g / mean(|g|), 0, 1)`` (``optim.normalized_step``). Give up after
+    ``max_steps`` steps.
     Returns ``(fooled, steps)``: the image (detached) and the number of steps taken
     (0 if ``x`` is already classified as ``target``). Stop **as soon as** the target wins.
     """
@@ -279,7 +281,7 @@ def fooling_image(model, x: torch.Tensor, target, lr: float = 0.002, max_steps: 
         if int(out.argmax(1)) == target or step == max_steps:
             return x.detach(), step
         g, = torch.autograd.grad(out[0, target], xr)
-        x = (x.detach() + lr * g / g.abs().mean().clamp_min(1e-12)).clamp(0, 1)
+        x = normalized_step(x, g, lr).clamp(0, 1)
     ### END SOLUTION
 
 
@@ -376,27 +378,3 @@ def accuracy_under_attack(model, images: torch.Tensor, labels, epsilons, attack:
                 adv = xb if e == 0 else pgd(model, xb, yb, e, **kwargs)
                 correct[j] += _correct(model, adv, yb)
     return [c / len(images) for c in correct]
-
-
-def contrast(images: torch.Tensor) -> torch.Tensor:
-    """Stretch each image of a batch ``(N, 3, H, W)`` to fill ``[0, 1]`` (for display only).
-
-    Visualizations from gradient ascent change the neutral image by small amounts; shown
-    as they are they look grey. The 1st and 99th percentiles of each image map to 0 and 1.
-    """
-    x = images.detach().float()
-    if x.ndim == 3:
-        x = x[None]
-    flat = x.flatten(1)
-    lo = torch.quantile(flat, 0.01, dim=1).view(-1, 1, 1, 1)
-    hi = torch.quantile(flat, 0.99, dim=1).view(-1, 1, 1, 1)
-    return ((x - lo) / (hi - lo).clamp_min(1e-8)).clamp(0, 1)
-
-
-def magnified_difference(x: torch.Tensor, y: torch.Tensor, scale: float | None = None) -> torch.Tensor:
-    """``0.5 + scale * (y - x)`` for display: grey where nothing changed. ``scale=None``
-    picks the factor that maps the largest change to the edge of ``[0, 1]``."""
-    d = (y - x).detach()
-    if scale is None:
-        scale = 0.5 / d.abs().max().clamp_min(1e-8)
-    return (0.5 + scale * d).clamp(0, 1)

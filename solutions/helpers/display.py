@@ -162,3 +162,184 @@ def show_predictions(image, preds, title: str | None = None, show: bool = True):
     for k, p in enumerate(probs):
         b.text(min(p + 0.02, 0.85), k, f"{p:.2f}", va="center", fontsize=8)
     return _finish(fig, show)
+
+
+# ============================================================================ notebook 1: filters, neighbours, embeddings, patches
+def show_filters(filters, title: str, ncols: int = 16, show: bool = True):
+    """Draw first-layer filters as a grid of little colour images. ``filters``: filter images
+    ``(C_out, kH, kW, 3)`` in ``[0, 1]`` (``features.normalize_filters`` of the weights)."""
+    imgs = np.asarray(torch.as_tensor(filters).detach().cpu())
+    if imgs.ndim != 4 or imgs.shape[-1] != 3:
+        raise CourseError(f"filters must be images (C_out, kH, kW, 3), got shape {imgs.shape}: "
+                          "pass normalize_filters(weights)")
+    n = len(imgs)
+    ncols = min(ncols, n)
+    grid = image_grid(list(imgs), ncols=ncols, pad=1)
+    nrows = math.ceil(n / ncols)
+    fig, ax = plt.subplots(figsize=(min(0.55 * ncols, 9), min(0.55 * nrows, 9) + 0.4))
+    ax.imshow(grid, interpolation="nearest")
+    ax.set_title(f"{title}: {n} filters of {imgs.shape[1]}x{imgs.shape[2]}")
+    ax.axis("off")
+    return _finish(fig, show)
+
+
+def show_neighbors(query_images, database_images, results: dict, k: int | None = None,
+                   query_titles=None, size: float = 1.0, suptitle: str | None = None, show: bool = True):
+    """For each query, one strip per feature space: the query, a gap, its nearest neighbours.
+
+    ``results``: ``{space name: (Q, k) indices into database_images}``; ``query_titles``:
+    one label per query (e.g. its class). Images of one strip are resized to one size.
+    """
+    from PIL import Image
+
+    def tile(img, side):
+        a = as_display(img)
+        a = (a * 255).astype(np.uint8) if a.dtype != np.uint8 else a
+        return np.asarray(Image.fromarray(a).convert("RGB").resize((side, side), Image.Resampling.BILINEAR))
+
+    spaces = list(results)
+    k = k or min(np.asarray(r).shape[1] for r in results.values())
+    side = max(32, min(96, int(np.asarray(as_display(query_images[0])).shape[0])))
+    gap, pad = side // 2, max(2, side // 16)
+    rows = len(query_images) * len(spaces)
+    fig, axes = plt.subplots(rows, 1, figsize=(size * (k + 1.5) + 1.6, size * rows + 0.5), squeeze=False)
+    for q in range(len(query_images)):
+        for s, space in enumerate(spaces):
+            strip = np.full((side, side * (k + 1) + gap + pad * k, 3), 255, np.uint8)
+            if s == 0:
+                strip[:, :side] = tile(query_images[q], side)
+            for j, idx in enumerate(np.asarray(results[space])[q][:k]):
+                x0 = side + gap + j * (side + pad)
+                strip[:, x0:x0 + side] = tile(database_images[int(idx)], side)
+            ax = axes[q * len(spaces) + s, 0]
+            ax.imshow(strip)
+            ax.set_xticks([])
+            ax.set_yticks([])
+            for sp in ax.spines.values():
+                sp.set_visible(False)
+            label = space if s or query_titles is None else f"{query_titles[q]}\n{space}"
+            ax.set_ylabel(label, fontsize=8, rotation=0, ha="right", va="center")
+    if suptitle:
+        fig.suptitle(suptitle)
+    fig.subplots_adjust(left=0.14, right=0.98, top=1 - 0.7 / (size * rows + 0.5), bottom=0.01, hspace=0.08)
+    if show:
+        plt.show()
+        return None
+    return fig
+
+
+def show_embeddings(maps: dict, labels, classes, size: float = 4.2, show: bool = True):
+    """Scatter plots of 2-D maps ``{title: (N, 2)}``, coloured by class, with one legend."""
+    labels = np.asarray(labels)
+    cmap = plt.get_cmap("tab10")
+    fig, axes = plt.subplots(1, len(maps), figsize=(size * len(maps) + 1.6, size), squeeze=False)
+    for ax, (title, xy) in zip(axes[0], maps.items()):
+        xy = np.asarray(xy)
+        for c, name in enumerate(classes):
+            m = labels == c
+            ax.scatter(xy[m, 0], xy[m, 1], s=4, color=cmap(c % 10), label=name, alpha=0.8, linewidths=0)
+        ax.set_title(title)
+        ax.set_xticks([])
+        ax.set_yticks([])
+    handles = [plt.Line2D([], [], marker="o", ls="", color=cmap(c % 10), label=n) for c, n in enumerate(classes)]
+    fig.legend(handles=handles, loc="center right", fontsize=8, frameon=False, markerscale=1.2)
+    fig.tight_layout(rect=(0, 0, 1 - 1.5 / (size * len(maps) + 1.6), 1))
+    if show:
+        plt.show()
+        return None
+    return fig
+
+
+def thumbnail_map(xy, images, canvas: int = 1600, thumb: int = 32, seed: int = 0) -> np.ndarray:
+    """Draw images at their 2-D positions on one canvas, as in the lecture's t-SNE figure.
+
+    ``xy``: ``(N, 2)``; ``images``: ``uint8 (N, h, w, 3)``. The map is scaled to the canvas,
+    cut into ``thumb``-sized cells, and each cell shows one image that falls in it (random
+    choice among those, seeded), so nothing overlaps. Returns ``uint8 (canvas, canvas, 3)``.
+    """
+    from PIL import Image
+    xy = np.asarray(xy, dtype=np.float64)
+    xy = (xy - xy.min(0)) / (xy.max(0) - xy.min(0) + 1e-12)
+    cells = canvas // thumb
+    cell = np.minimum((xy * cells).astype(int), cells - 1)
+    out = np.full((cells * thumb, cells * thumb, 3), 255, np.uint8)
+    order = np.random.default_rng(seed).permutation(len(xy))
+    taken = set()
+    for i in order:
+        cx, cy = cell[i]
+        if (cx, cy) in taken:
+            continue
+        taken.add((cx, cy))
+        im = Image.fromarray(np.asarray(images[i])).resize((thumb, thumb), Image.Resampling.BILINEAR)
+        out[(cells - 1 - cy) * thumb:(cells - cy) * thumb, cx * thumb:(cx + 1) * thumb] = np.asarray(im)
+    return out
+
+
+def show_patches(results: dict, layer: str, rf, title: str | None = None, size: float = 1.5, show: bool = True):
+    """Top-k patch grids from ``features.max_activating_patches``, one 3x3 grid per channel
+    (``rf``: the layer's receptive field, ``features.RF``)."""
+    chans = list(results)
+    ncols = min(len(chans), 4)
+    nrows = math.ceil(len(chans) / ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(size * 2 * ncols, size * 2 * nrows + 0.5), squeeze=False)
+    for ax in axes.flat:
+        ax.axis("off")
+    for ax, ch in zip(axes.flat, chans):
+        patches, vals = results[ch]
+        g = image_grid(list(patches), ncols=math.ceil(math.sqrt(len(patches))), pad=max(1, rf.size // 24))
+        ax.imshow(g, interpolation="nearest" if rf.size < 32 else "antialiased")
+        ax.set_title(f"channel {ch}", fontsize=9)
+    return _finish(fig, show, title or f"{layer}: top-{len(results[chans[0]][0])} patches "
+                   f"(receptive field {rf.size} px, stride {rf.stride})")
+
+
+# ============================================================================ notebook 2: gradients and maps as images
+def gradient_image(g: torch.Tensor) -> np.ndarray:
+    """A gradient ``(3, H, W)`` as a displayable ``float (H, W, 3)`` image: centred on grey,
+    scaled by its 99th percentile of absolute values, so sign and structure both show."""
+    g = torch.as_tensor(g).detach().float().cpu()
+    scale = torch.quantile(g.abs().flatten(), 0.99).clamp_min(1e-12)
+    return (0.5 + 0.5 * (g / scale).clamp(-1, 1)).permute(1, 2, 0).numpy()
+
+
+def saliency_image(s: torch.Tensor, q: float = 0.99) -> np.ndarray:
+    """A non-negative map ``(H, W)`` scaled to [0, 1] by its ``q`` quantile (for display)."""
+    s = torch.as_tensor(s).detach().float().cpu()
+    return (s / torch.quantile(s.flatten(), q).clamp_min(1e-12)).clamp(0, 1).numpy()
+
+
+def emphasis(patch: np.ndarray, g: torch.Tensor, sigma: float = 3.0) -> np.ndarray:
+    """``patch`` (``uint8 (h, w, 3)``) dimmed where the gradient ``g`` (``(3, h, w)`` or
+    ``(h, w, 3)``) is small: shows which part of the patch a unit responds to."""
+    from torchvision.transforms.v2.functional import gaussian_blur
+    g = torch.as_tensor(np.asarray(g, dtype=np.float32))
+    m = g.abs().sum(0 if g.shape[0] == 3 else -1)
+    k = int(4 * sigma) | 1
+    m = gaussian_blur(m[None, None], [k, k], [sigma, sigma])[0, 0]
+    m = (m / m.max().clamp_min(1e-12)).numpy()[..., None]
+    return (np.asarray(patch, np.float32) / 255 * (0.15 + 0.85 * m)).clip(0, 1)
+
+
+# ============================================================================ notebook 3: visualizations and attacks
+def contrast(images: torch.Tensor) -> torch.Tensor:
+    """Stretch each image of a batch ``(N, 3, H, W)`` to fill ``[0, 1]`` (for display only).
+
+    Visualizations from gradient ascent change the neutral image by small amounts; shown
+    as they are they look grey. The 1st and 99th percentiles of each image map to 0 and 1.
+    """
+    x = images.detach().float()
+    if x.ndim == 3:
+        x = x[None]
+    flat = x.flatten(1)
+    lo = torch.quantile(flat, 0.01, dim=1).view(-1, 1, 1, 1)
+    hi = torch.quantile(flat, 0.99, dim=1).view(-1, 1, 1, 1)
+    return ((x - lo) / (hi - lo).clamp_min(1e-8)).clamp(0, 1)
+
+
+def magnified_difference(x: torch.Tensor, y: torch.Tensor, scale: float | None = None) -> torch.Tensor:
+    """``0.5 + scale * (y - x)`` for display: grey where nothing changed. ``scale=None``
+    picks the factor that maps the largest change to the edge of ``[0, 1]``."""
+    d = (y - x).detach()
+    if scale is None:
+        scale = 0.5 / d.abs().max().clamp_min(1e-8)
+    return (0.5 + scale * d).clamp(0, 1)

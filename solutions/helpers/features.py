@@ -268,7 +268,7 @@ def conv_geometry(model, layer: str, image_size: int | None = None) -> list[tupl
     """
     model.layer(layer)  # a clear error for an unknown name
     size = image_size or model.input_size
-    steps, handles = [], []
+    steps = []
 
     def record(m, inp, out):
         x = inp[0]
@@ -293,15 +293,10 @@ def conv_geometry(model, layer: str, image_size: int | None = None) -> list[tupl
             p = _pair(pad) if pad != "valid" else 0
         steps.append((k, s, p, d))
 
-    for m in model.net.modules():
-        if isinstance(m, (nn.Conv2d, nn.MaxPool2d, nn.AvgPool2d)):
-            handles.append(m.register_forward_hook(record))
-    try:  # trace(stop=True) ends the forward pass right after the layer
-        with torch.no_grad(), model.trace(layer, stop=True):
-            model(torch.zeros(1, 3, size, size, device=model.device))
-    finally:
-        for h in handles:
-            h.remove()
+    windows = {m: record for m in model.net.modules() if isinstance(m, (nn.Conv2d, nn.MaxPool2d, nn.AvgPool2d))}
+    # trace(stop=True) ends the forward pass right after the layer
+    with torch.no_grad(), model.hooks(windows), model.trace(layer, stop=True):
+        model(torch.zeros(1, 3, size, size, device=model.device))
     return steps
 
 
@@ -392,134 +387,3 @@ def max_activating_patches(model, images: np.ndarray, layer: str, channels: Sequ
         vals, idx, r, c = top_activations(acts, j, k)
         out[ch] = (crop_patches(images, idx, r, c, rf), vals)
     return out, rf
-
-
-# ============================================================================ pictures
-def show_filters(weights: torch.Tensor, title: str, ncols: int = 16, show: bool = True):
-    """Draw first-layer filters ``(C_out, 3, kH, kW)`` as a grid of little colour images."""
-    import matplotlib.pyplot as plt
-    from .display import _finish, image_grid
-    imgs = normalize_filters(weights).numpy()
-    n = len(imgs)
-    ncols = min(ncols, n)
-    grid = image_grid(list(imgs), ncols=ncols, pad=1)
-    nrows = math.ceil(n / ncols)
-    fig, ax = plt.subplots(figsize=(min(0.55 * ncols, 9), min(0.55 * nrows, 9) + 0.4))
-    ax.imshow(grid, interpolation="nearest")
-    ax.set_title(f"{title}: {n} filters of {weights.shape[-2]}x{weights.shape[-1]}")
-    ax.axis("off")
-    return _finish(fig, show)
-
-
-def show_neighbors(query_images, database_images, results: dict, k: int | None = None,
-                   query_titles=None, size: float = 1.0, suptitle: str | None = None, show: bool = True):
-    """For each query, one strip per feature space: the query, a gap, its nearest neighbours.
-
-    ``results``: ``{space name: (Q, k) indices into database_images}``; ``query_titles``:
-    one label per query (e.g. its class). Images of one strip are resized to one size.
-    """
-    import matplotlib.pyplot as plt
-    from PIL import Image
-    from .display import as_display
-
-    def tile(img, side):
-        a = as_display(img)
-        a = (a * 255).astype(np.uint8) if a.dtype != np.uint8 else a
-        return np.asarray(Image.fromarray(a).convert("RGB").resize((side, side), Image.Resampling.BILINEAR))
-
-    spaces = list(results)
-    k = k or min(np.asarray(r).shape[1] for r in results.values())
-    side = max(32, min(96, int(np.asarray(as_display(query_images[0])).shape[0])))
-    gap, pad = side // 2, max(2, side // 16)
-    rows = len(query_images) * len(spaces)
-    fig, axes = plt.subplots(rows, 1, figsize=(size * (k + 1.5) + 1.6, size * rows + 0.5), squeeze=False)
-    for q in range(len(query_images)):
-        for s, space in enumerate(spaces):
-            strip = np.full((side, side * (k + 1) + gap + pad * k, 3), 255, np.uint8)
-            if s == 0:
-                strip[:, :side] = tile(query_images[q], side)
-            for j, idx in enumerate(np.asarray(results[space])[q][:k]):
-                x0 = side + gap + j * (side + pad)
-                strip[:, x0:x0 + side] = tile(database_images[int(idx)], side)
-            ax = axes[q * len(spaces) + s, 0]
-            ax.imshow(strip)
-            ax.set_xticks([])
-            ax.set_yticks([])
-            for sp in ax.spines.values():
-                sp.set_visible(False)
-            label = space if s or query_titles is None else f"{query_titles[q]}\n{space}"
-            ax.set_ylabel(label, fontsize=8, rotation=0, ha="right", va="center")
-    if suptitle:
-        fig.suptitle(suptitle)
-    fig.subplots_adjust(left=0.14, right=0.98, top=1 - 0.7 / (size * rows + 0.5), bottom=0.01, hspace=0.08)
-    if show:
-        plt.show()
-        return None
-    return fig
-
-
-def show_embeddings(maps: dict, labels, classes, size: float = 4.2, show: bool = True):
-    """Scatter plots of 2-D maps ``{title: (N, 2)}``, coloured by class, with one legend."""
-    import matplotlib.pyplot as plt
-    labels = np.asarray(labels)
-    cmap = plt.get_cmap("tab10")
-    fig, axes = plt.subplots(1, len(maps), figsize=(size * len(maps) + 1.6, size), squeeze=False)
-    for ax, (title, xy) in zip(axes[0], maps.items()):
-        xy = np.asarray(xy)
-        for c, name in enumerate(classes):
-            m = labels == c
-            ax.scatter(xy[m, 0], xy[m, 1], s=4, color=cmap(c % 10), label=name, alpha=0.8, linewidths=0)
-        ax.set_title(title)
-        ax.set_xticks([])
-        ax.set_yticks([])
-    handles = [plt.Line2D([], [], marker="o", ls="", color=cmap(c % 10), label=n) for c, n in enumerate(classes)]
-    fig.legend(handles=handles, loc="center right", fontsize=8, frameon=False, markerscale=1.2)
-    fig.tight_layout(rect=(0, 0, 1 - 1.5 / (size * len(maps) + 1.6), 1))
-    if show:
-        plt.show()
-        return None
-    return fig
-
-
-def thumbnail_map(xy, images, canvas: int = 1600, thumb: int = 32, seed: int = 0) -> np.ndarray:
-    """Draw images at their 2-D positions on one canvas, as in the lecture's t-SNE figure.
-
-    ``xy``: ``(N, 2)``; ``images``: ``uint8 (N, h, w, 3)``. The map is scaled to the canvas,
-    cut into ``thumb``-sized cells, and each cell shows one image that falls in it (random
-    choice among those, seeded), so nothing overlaps. Returns ``uint8 (canvas, canvas, 3)``.
-    """
-    from PIL import Image
-    xy = np.asarray(xy, dtype=np.float64)
-    xy = (xy - xy.min(0)) / (xy.max(0) - xy.min(0) + 1e-12)
-    cells = canvas // thumb
-    cell = np.minimum((xy * cells).astype(int), cells - 1)
-    out = np.full((cells * thumb, cells * thumb, 3), 255, np.uint8)
-    order = np.random.default_rng(seed).permutation(len(xy))
-    taken = set()
-    for i in order:
-        cx, cy = cell[i]
-        if (cx, cy) in taken:
-            continue
-        taken.add((cx, cy))
-        im = Image.fromarray(np.asarray(images[i])).resize((thumb, thumb), Image.Resampling.BILINEAR)
-        out[(cells - 1 - cy) * thumb:(cells - cy) * thumb, cx * thumb:(cx + 1) * thumb] = np.asarray(im)
-    return out
-
-
-def show_patches(results: dict, layer: str, rf: RF, title: str | None = None, size: float = 1.5, show: bool = True):
-    """Top-k patch grids from :func:`max_activating_patches`, one 3x3 grid per channel."""
-    import matplotlib.pyplot as plt
-    from .display import _finish, image_grid
-    chans = list(results)
-    ncols = min(len(chans), 4)
-    nrows = math.ceil(len(chans) / ncols)
-    fig, axes = plt.subplots(nrows, ncols, figsize=(size * 2 * ncols, size * 2 * nrows + 0.5), squeeze=False)
-    for ax in axes.flat:
-        ax.axis("off")
-    for ax, ch in zip(axes.flat, chans):
-        patches, vals = results[ch]
-        g = image_grid(list(patches), ncols=math.ceil(math.sqrt(len(patches))), pad=max(1, rf.size // 24))
-        ax.imshow(g, interpolation="nearest" if rf.size < 32 else "antialiased")
-        ax.set_title(f"channel {ch}", fontsize=9)
-    return _finish(fig, show, title or f"{layer}: top-{len(results[chans[0]][0])} patches "
-                   f"(receptive field {rf.size} px, stride {rf.stride})")

@@ -18,7 +18,7 @@ import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
-from .optim import PixelImage, RandomTransforms, Result, optimize
+from .optim import PixelImage, RandomTransforms, Result, normalized_step, optimize
 from .utils import CourseError, check_images, check_positive_int
 
 NOTEBOOK = 4   # the notebook whose exercises this module holds
@@ -136,7 +136,7 @@ def dream_step(model, x: torch.Tensor, layer: str, lr: float = 0.01, shift: tupl
     2. forward to ``layer`` (``model.activations(x, layer, keep_graph=True)[layer]``) and
        backpropagate with the layer's gradient **set equal to its activation**
        (``a.backward(a)``, i.e. the gradient of the objective ``1/2 ||a||^2``);
-    3. take a normalized step ``x += lr * g / mean(|g|)``, clamp to ``[0, 1]``;
+    3. take a normalized step ``x += lr * g / mean(|g|)`` (``optim.normalized_step``), clamp to ``[0, 1]``;
     4. roll back by ``-shift``.
 
     Returns ``(new_x, objective)``: the detached image and ``1/2 ||a||^2`` (a float) before
@@ -149,7 +149,7 @@ def dream_step(model, x: torch.Tensor, layer: str, lr: float = 0.01, shift: tupl
     a = model.activations(xr, layer, keep_graph=True)[layer]
     a.backward(a.detach())
     g = xr.grad
-    new = (xr.detach() + lr * g / g.abs().mean().clamp_min(1e-12)).clamp(0, 1)
+    new = normalized_step(xr, g, lr).clamp(0, 1)
     return torch.roll(new, (-dy, -dx), dims=(-2, -1)), float(0.5 * (a.detach() ** 2).sum())
     ### END SOLUTION
 

@@ -21,18 +21,13 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from .utils import CourseError, check_positive_int, not_done, note_once
+from .utils import CourseError, check_images, check_positive_int, not_done, note_once
 
 NOTEBOOK = 2   # the notebook whose exercises this module holds
 
 
 def _check_one(model, x):
-    if not isinstance(x, torch.Tensor) or x.ndim != 4 or x.shape[1] != 3:
-        got = tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
-        raise CourseError(f"expected one image as a tensor (1, 3, H, W); got {got}; use model.to_input(image)")
-    if x.shape[0] != 1:
-        raise CourseError(f"expected one image (1, 3, H, W), got a batch of {x.shape[0]}: pass x[i:i+1]")
-    return x.detach().to(model.device)
+    return check_images(x, one=True).to(model.device)
 
 
 # ============================================================================ 1. occlusion
@@ -346,32 +341,6 @@ def plain_gradient(model, x, layer, channel, unit=None) -> torch.Tensor:
     _check_channel_unit(act, channel, unit, layer)
     (act[0, channel].sum() if unit is None else act[0, channel, unit[0], unit[1]]).backward()
     return x.grad[0].detach().cpu()
-
-
-def gradient_image(g: torch.Tensor) -> np.ndarray:
-    """A gradient ``(3, H, W)`` as a displayable ``float (H, W, 3)`` image: centred on grey,
-    scaled by its 99th percentile of absolute values, so sign and structure both show."""
-    g = torch.as_tensor(g).detach().float().cpu()
-    scale = torch.quantile(g.abs().flatten(), 0.99).clamp_min(1e-12)
-    return (0.5 + 0.5 * (g / scale).clamp(-1, 1)).permute(1, 2, 0).numpy()
-
-
-def saliency_image(s: torch.Tensor, q: float = 0.99) -> np.ndarray:
-    """A non-negative map ``(H, W)`` scaled to [0, 1] by its ``q`` quantile (for display)."""
-    s = torch.as_tensor(s).detach().float().cpu()
-    return (s / torch.quantile(s.flatten(), q).clamp_min(1e-12)).clamp(0, 1).numpy()
-
-
-def emphasis(patch: np.ndarray, g: torch.Tensor, sigma: float = 3.0) -> np.ndarray:
-    """``patch`` (``uint8 (h, w, 3)``) dimmed where the gradient ``g`` (``(3, h, w)`` or
-    ``(h, w, 3)``) is small: shows which part of the patch a unit responds to."""
-    from torchvision.transforms.v2.functional import gaussian_blur
-    g = torch.as_tensor(np.asarray(g, dtype=np.float32))
-    m = g.abs().sum(0 if g.shape[0] == 3 else -1)
-    k = int(4 * sigma) | 1
-    m = gaussian_blur(m[None, None], [k, k], [sigma, sigma])[0, 0]
-    m = (m / m.max().clamp_min(1e-12)).numpy()[..., None]
-    return (np.asarray(patch, np.float32) / 255 * (0.15 + 0.85 * m)).clip(0, 1)
 
 
 # ============================================================================ 6-7. CAM

@@ -9,6 +9,7 @@ import difflib
 import os
 import random
 import re
+import time
 from pathlib import Path
 from typing import Iterable, Sequence
 
@@ -141,6 +142,27 @@ def use_threads(n: int = 2) -> int:
     return torch.get_num_threads()
 
 
+def start_notebook(seed: int = 0, threads: int = 2) -> torch.Generator:
+    """The first call of every notebook: library code you edit is reloaded automatically
+    (``%autoreload 2``: no kernel restart), figures are compact JPEGs, everything is seeded
+    (:func:`seed_everything`) and PyTorch uses ``threads`` CPU threads (:func:`use_threads`).
+    Outside IPython only the seeding and the threads apply."""
+    try:
+        from IPython import get_ipython
+        ip = get_ipython()
+    except ImportError:
+        ip = None
+    if ip is not None:
+        if "autoreload" not in ip.extension_manager.loaded:
+            ip.run_line_magic("load_ext", "autoreload")
+        ip.run_line_magic("autoreload", "2")
+        ip.run_line_magic("config", 'InlineBackend.figure_formats = ["jpeg"]')
+        ip.run_line_magic("config", 'InlineBackend.print_figure_kwargs = '
+                                    '{"bbox_inches": "tight", "pil_kwargs": {"quality": 90}}')
+    use_threads(threads)
+    return seed_everything(seed)
+
+
 def get_device(prefer_gpu: bool = True) -> torch.device:
     """The GPU when there is one (CUDA or Apple MPS) and ``prefer_gpu``; else the CPU."""
     if prefer_gpu and torch.cuda.is_available():
@@ -177,16 +199,22 @@ def unknown(kind: str, name, options: Sequence[str], show_all: bool = False) -> 
 
 def check_images(x, name: str = "x", one: bool = False) -> torch.Tensor:
     """``x`` detached, or a clear error unless it is a pixel-space batch ``(N, 3, H, W)`` in
-    ``[0, 1]`` (``one=True``: exactly one image)."""
+    ``[0, 1]`` (``one=True``: exactly one image, ``(1, 3, H, W)``). The one validation of image
+    batches: every technique of the course calls it."""
+    want = "one image (1, 3, H, W)" if one else "RGB images (N, 3, H, W)"
     if not isinstance(x, torch.Tensor):
-        raise CourseError(f"{name} must be a pixel-space tensor (N, 3, H, W); use model.to_input(image)")
+        raise CourseError(f"{name} must be {want} as a pixel-space tensor, got {type(x).__name__}; "
+                          "use model.to_input(image)")
     if x.ndim != 4 or x.shape[1] != 3:
-        raise CourseError(f"{name} must be RGB images of shape (N, 3, H, W), got {tuple(x.shape)}"
-                          + (" (a grey image? convert it to RGB first)" if x.ndim == 4 and x.shape[1] == 1 else ""))
+        hint = " (a grey image? convert it to RGB first)" if x.ndim == 4 and x.shape[1] == 1 else \
+            " (one image without the batch dimension? use x[None] or model.to_input(image))" if x.ndim == 3 else ""
+        raise CourseError(f"{name} must be {want}, got shape {tuple(x.shape)}{hint}")
     if one and x.shape[0] != 1:
-        raise CourseError(f"{name} must be one image (1, 3, H, W), got a batch of {x.shape[0]}")
+        raise CourseError(f"{name} must be one image (1, 3, H, W), got a batch of {x.shape[0]}: pass x[i:i+1]")
     x = x.detach()
-    if x.min() < -1e-6 or x.max() > 1 + 1e-6:
+    if not x.is_floating_point():
+        raise CourseError(f"{name} must be a float tensor in [0, 1], got dtype {x.dtype}; use model.to_input(image)")
+    if x.numel() and (x.min() < -1e-6 or x.max() > 1 + 1e-6):
         raise CourseError(f"{name} must be a pixel-space image in [0, 1]; got values in "
                           f"[{float(x.min()):.3g}, {float(x.max()):.3g}]")
     return x
@@ -199,3 +227,14 @@ def check_positive_int(value, name: str, minimum: int = 1) -> int:
     if value < minimum:
         raise CourseError(f"{name} must be >= {minimum}, got {value}")
     return int(value)
+
+
+def timed(fn, *args, repeat: int = 3, **kwargs):
+    """``(result, best seconds of repeat)`` of ``fn(*args, **kwargs)``: for the speed claims in
+    the notebooks."""
+    best, out = float("inf"), None
+    for _ in range(repeat):
+        t = time.perf_counter()
+        out = fn(*args, **kwargs)
+        best = min(best, time.perf_counter() - t)
+    return out, best

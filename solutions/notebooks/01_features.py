@@ -31,29 +31,21 @@
 # reloads automatically when you save it: no kernel restart needed.
 
 # %%
-# %load_ext autoreload
-# %autoreload 2
-# %config InlineBackend.figure_formats = ["jpeg"]
-# %config InlineBackend.print_figure_kwargs = {"bbox_inches": "tight", "pil_kwargs": {"quality": 90}}
-import sys, pathlib
-# find the helpers package: beside this notebook (nbgrader) or one folder up (the course)
-for _p in (pathlib.Path.cwd(), pathlib.Path.cwd().parent):
-    if (_p / "helpers").is_dir():
-        sys.path.insert(0, str(_p))
-        break
+import sys, pathlib   # find helpers/: beside this notebook (nbgrader) or one folder up (the course)
+sys.path[:0] = [str(p) for p in (pathlib.Path.cwd(), pathlib.Path.cwd().parent) if (p / "helpers").is_dir()][:1]
 
 import numpy as np
 import torch
 import matplotlib.pyplot as plt
-from helpers import seed_everything, pick, fast_mode, use_threads
+from helpers import start_notebook, pick, fast_mode
 from helpers.models import load_model
 from helpers.data import load_cifar10, imagenet_sample_files, imagenet_sample_crops
-from helpers.display import show_images, image_grid
+from helpers.display import (show_images, image_grid, show_filters, show_neighbors, show_embeddings, thumbnail_map,
+                             show_patches)
 from helpers.checks import check
 from helpers import features as Fe
 
-seed_everything(0)
-use_threads(2)   # 2 CPU threads, or OMP_NUM_THREADS when set
+start_notebook()   # edited library code reloads by itself; seed 0; 2 CPU threads (or OMP_NUM_THREADS)
 model = load_model()       # EfficientNet-Lite0, ImageNet
 cifar_model = load_model("cifar_net")
 print(f"{model.name}: {len(model.classes)} classes; {cifar_model.name}: {cifar_model.classes}")
@@ -92,8 +84,8 @@ assert torch.allclose(_out.flatten(1).min(1).values, torch.zeros(6)) and torch.a
 # figure.
 
 # %%
-Fe.show_filters(Fe.first_conv_weights(model), "EfficientNet-Lite0 stem", ncols=16)
-Fe.show_filters(Fe.first_conv_weights(cifar_model), "cifar_net conv1", ncols=16)
+show_filters(Fe.normalize_filters(Fe.first_conv_weights(model)), "EfficientNet-Lite0 stem", ncols=16)
+show_filters(Fe.normalize_filters(Fe.first_conv_weights(cifar_model)), "cifar_net conv1", ncols=16)
 
 # %% [markdown]
 # **Why not draw deeper filters the same way?** A second-layer filter of `cifar_net` has 64
@@ -209,7 +201,7 @@ K = 8
 queries = np.arange(0, len(cifar_x), len(cifar_x) // 5)[:5] + 3   # airplane, bird, dog, horse, ship
 neighbours = {name: Fe.nearest_neighbors(f[queries], f, k=K + 1)[1][:, 1:]   # drop the query itself
               for name, f in feats.items()}
-Fe.show_neighbors(cifar_x[queries], cifar_x, neighbours, query_titles=[classes[c] for c in cifar_y[queries]],
+show_neighbors(cifar_x[queries], cifar_x, neighbours, query_titles=[classes[c] for c in cifar_y[queries]],
                   suptitle="CIFAR-10: query (left) and its 8 nearest neighbours")
 
 # %% [markdown]
@@ -261,7 +253,7 @@ names = [f.stem.split("_", 1)[1].replace("_", " ") for f in files]
 q = [names.index(n) for n in ["tabby", "goldfish", "sports car", "pizza"] if n in names] or [0, 1, 2, 3]
 res = {"pixels (32x32)": Fe.nearest_neighbors(small[q], small, k=7)[1][:, 1:],
        "Lite0 features": Fe.nearest_neighbors(photo_feats[q], photo_feats, k=7, metric="cosine")[1][:, 1:]}
-Fe.show_neighbors(photos[q], photos, res, query_titles=[names[i] for i in q], size=1.25,
+show_neighbors(photos[q], photos, res, query_titles=[names[i] for i in q], size=1.25,
                   suptitle="ImageNet samples: query and its 6 nearest neighbours")
 
 # %% [markdown]
@@ -317,14 +309,14 @@ methods = {"PCA (ours)": lambda f: Fe.pca(f, 2).projection.numpy(),
            "t-SNE": lambda f: Fe.embed_2d(f, "tsne"),      # about 15 s for 2000 points
            "UMAP": lambda f: Fe.embed_2d(f, "umap")}       # about 15 s (numba compiles on first use)
 maps = {name: fn(f) for name, fn in tqdm(methods.items(), desc="2-D maps", leave=False)}
-Fe.show_embeddings(maps, cifar_y, classes)
+show_embeddings(maps, cifar_y, classes)
 
 # %% [markdown]
 # The lecture's picture: the images themselves drawn at their t-SNE positions. Look for the
 # regions: ships and planes on blue, cars and trucks, animals by colour and pose.
 
 # %%
-canvas = Fe.thumbnail_map(maps["t-SNE"], cifar_x, canvas=1280, thumb=32)
+canvas = thumbnail_map(maps["t-SNE"], cifar_x, canvas=1280, thumb=32)
 plt.figure(figsize=(9, 9)); plt.imshow(canvas); plt.axis("off")
 plt.title(f"t-SNE of cifar_net features, {len(cifar_x)} CIFAR-10 test images"); plt.show()
 
@@ -393,15 +385,15 @@ assert (_a[_i, 2, _r, _c] == _v).all()
 
 # %%
 early, rf_early = Fe.max_activating_patches(model, photos, "blocks.1", [0, 3, 5, 7, 9, 13, 17, 21], k=9, batch_size=25)
-Fe.show_patches(early, "blocks.1", rf_early)
+show_patches(early, "blocks.1", rf_early)
 late, rf_late = Fe.max_activating_patches(model, photos, "blocks.3", [1, 5, 9, 14, 21, 33, 47, 60], k=9, batch_size=25)
-Fe.show_patches(late, "blocks.3", rf_late, size=1.8)
+show_patches(late, "blocks.3", rf_late, size=1.8)
 
 # %%
 # cifar_net on CIFAR-10: conv2 (small fields) and conv4 (most of the 32 px image)
 for layer, chans in [("conv2", [0, 10, 20, 30]), ("conv4", [0, 10, 20, 30])]:
     res, rf = Fe.max_activating_patches(cifar_model, cifar_x, layer, chans, k=9, batch_size=500)
-    Fe.show_patches(res, layer, rf, size=1.2)
+    show_patches(res, layer, rf, size=1.2)
 
 # %% [markdown]
 # **Explore**: pick a layer and a channel and see its top patches (the slider works in
@@ -415,7 +407,7 @@ explore_photos = photos[:300]   # 300 photos: a few seconds per choice (all of t
 
 def explore(layer="blocks.2", channel=4):
     res, rf = Fe.max_activating_patches(model, explore_photos, layer, [channel], k=9, batch_size=25, progress=False)
-    Fe.show_patches(res, layer, rf, size=2.0)
+    show_patches(res, layer, rf, size=2.0)
 
 # continuous_update=False: the patches are recomputed when the slider is released, not at every step
 _ = widgets.interact(explore, layer=widgets.Dropdown(options=["blocks.0", "blocks.1", "blocks.2", "blocks.3", "blocks.4"], value="blocks.2"),

@@ -30,30 +30,21 @@
 # exercise, then a graded cell.
 
 # %%
-# %load_ext autoreload
-# %autoreload 2
-# %config InlineBackend.figure_formats = ["jpeg"]
-# %config InlineBackend.print_figure_kwargs = {"bbox_inches": "tight", "pil_kwargs": {"quality": 90}}
-import sys, pathlib
-# find the helpers package: beside this notebook (nbgrader) or one folder up (the course)
-for _p in (pathlib.Path.cwd(), pathlib.Path.cwd().parent):
-    if (_p / "helpers").is_dir():
-        sys.path.insert(0, str(_p))
-        break
+import sys, pathlib   # find helpers/: beside this notebook (nbgrader) or one folder up (the course)
+sys.path[:0] = [str(p) for p in (pathlib.Path.cwd(), pathlib.Path.cwd().parent) if (p / "helpers").is_dir()][:1]
 
 import numpy as np
 import torch
 import matplotlib.pyplot as plt
-from helpers import seed_everything, pick, use_threads, skip_if_not_done
+from helpers import start_notebook, pick, skip_if_not_done
 from helpers.models import load_model
 from helpers.data import sample_image, imagenet_sample, imagenet_sample_crops
-from helpers.display import show_images, overlay, show_heatmaps, compare
+from helpers.display import show_images, overlay, show_heatmaps, compare, gradient_image, saliency_image, emphasis
 from helpers.checks import check
 from helpers import saliency as Sa
 from helpers import features as Fe
 
-seed_everything(0)
-use_threads(2)   # 2 CPU threads, or OMP_NUM_THREADS when set
+start_notebook()   # edited library code reloads by itself; seed 0; 2 CPU threads (or OMP_NUM_THREADS)
 model = load_model()
 photos = {"cat": sample_image("chelsea"), "espresso": sample_image("coffee"),
           "goldfish": imagenet_sample(1), "sports car": imagenet_sample(817)}
@@ -133,7 +124,7 @@ assert torch.allclose(Sa.saliency_map(_m, _x, 1), _xx.grad[0].abs().amax(0), ato
 # %%
 sal = {k: Sa.saliency_map(model, x, targets[k]) for k, x in inputs.items()}
 images = [model.to_image(x) for x in inputs.values()]
-show_images(images + [Sa.saliency_image(s) for s in sal.values()],
+show_images(images + [saliency_image(s) for s in sal.values()],
             titles=[model.classes[t] for t in targets.values()] + ["saliency"] * 4, ncols=4, cmap="hot", size=2.4)
 
 # %% [markdown]
@@ -219,7 +210,7 @@ x = inputs["cat"]
 plain = Sa.plain_gradient(model, x, "blocks.5", 40)
 guided = Sa.guided_backprop(model, x, layer="blocks.5", channel=40)
 cls_guided = Sa.guided_backprop(model, x, target=targets["cat"])
-show_images([photos_224, Sa.gradient_image(plain), Sa.gradient_image(guided), Sa.gradient_image(cls_guided)],
+show_images([photos_224, gradient_image(plain), gradient_image(guided), gradient_image(cls_guided)],
             titles=["image", "plain gradient, blocks.5 ch 40", "guided, blocks.5 ch 40", f"guided, class {model.classes[targets['cat']]}"],
             ncols=4, size=2.7)
 
@@ -243,11 +234,11 @@ with skip_if_not_done("this figure"):   # it uses notebook 1's receptive_field a
         v, idx, r, c = Fe.top_activations(acts, j, k=2)
         for i, rr, cc in zip(idx.tolist(), r.tolist(), c.tolist()):
             g = Sa.guided_backprop(model, model.to_input(pool[i], size=None), "blocks.3", ch, unit=(rr, cc))
-            g_img = (Sa.gradient_image(g) * 255).astype(np.uint8)
+            g_img = (gradient_image(g) * 255).astype(np.uint8)
             patch = Fe.crop_patches(pool, [i], [rr], [cc], view)[0]
             g_crop = Fe.crop_patches(g_img[None], [0], [rr], [cc], view)[0]
             g_abs = Fe.crop_patches(np.abs(g.permute(1, 2, 0).numpy())[None], [0], [rr], [cc], view, fill=0)[0]
-            tiles += [patch, g_crop, Sa.emphasis(patch, g_abs)]
+            tiles += [patch, g_crop, emphasis(patch, g_abs)]
             titles += [f"ch {ch}: patch", "guided backprop", "patch x |guided|"]
     show_images(tiles, titles, ncols=6, size=1.9,
                 suptitle=f"blocks.3 units: the central 80 px of their top patches, and what the unit responds to")
@@ -311,11 +302,11 @@ for k, x in tqdm(inputs.items(), desc="six maps per photo", leave=False):
     rows[f"{k}\n{model.classes[t]}"] = {
         "image": img,
         "occlusion": overlay(img, occ_k),
-        "saliency": Sa.saliency_image(sal[k]),
-        "guided backprop": Sa.gradient_image(Sa.guided_backprop(model, x, target=t)),
+        "saliency": saliency_image(sal[k]),
+        "guided backprop": gradient_image(Sa.guided_backprop(model, x, target=t)),
         "CAM": overlay(img, Sa.cam(model, x, t)),
         "Grad-CAM": overlay(img, Sa.grad_cam(model, x, t)),
-        "guided Grad-CAM": Sa.gradient_image(Sa.guided_grad_cam(model, x, t)),
+        "guided Grad-CAM": gradient_image(Sa.guided_grad_cam(model, x, t)),
     }
 compare(rows, size=2.0)
 

@@ -36,30 +36,21 @@
 # `helpers/ascent.py`.
 
 # %%
-# %load_ext autoreload
-# %autoreload 2
-# %config InlineBackend.figure_formats = ["jpeg"]
-# %config InlineBackend.print_figure_kwargs = {"bbox_inches": "tight", "pil_kwargs": {"quality": 90}}
-import sys, pathlib
-# find the helpers package: beside this notebook (nbgrader) or one folder up (the course)
-for _p in (pathlib.Path.cwd(), pathlib.Path.cwd().parent):
-    if (_p / "helpers").is_dir():
-        sys.path.insert(0, str(_p))
-        break
+import sys, pathlib   # find helpers/: beside this notebook (nbgrader) or one folder up (the course)
+sys.path[:0] = [str(p) for p in (pathlib.Path.cwd(), pathlib.Path.cwd().parent) if (p / "helpers").is_dir()][:1]
 
 import numpy as np
 import torch
 import matplotlib.pyplot as plt
 from tqdm.auto import tqdm
-from helpers import seed_everything, pick, use_threads
+from helpers import start_notebook, pick
 from helpers.models import load_model
 from helpers.data import sample_image, imagenet_sample, imagenet_sample_crops, load_cifar10
-from helpers.display import show_images
+from helpers.display import show_images, contrast, magnified_difference
 from helpers.checks import check
 from helpers import ascent as As
 
-seed_everything(0)
-use_threads(2)   # 2 CPU threads, or OMP_NUM_THREADS when set
+start_notebook()   # edited library code reloads by itself; seed 0; 2 CPU threads (or OMP_NUM_THREADS)
 model = load_model()
 CLASSES = ["flamingo", "goldfish", "tarantula", "pizza"]
 print(model.name, "-", len(model.classes), "classes;", ", ".join(f"{c} = {model.class_index(c)}" for c in CLASSES))
@@ -107,7 +98,7 @@ assert torch.allclose(_new, torch.roll(_r.detach() + 0.05 * _g / _g.abs().mean()
 # %% [markdown]
 # Your step, by hand, for 100 steps on "goldfish" at 128 px. The score climbs quickly and the
 # probability reaches 1.0, but look at the image: high-frequency colour noise with at best a
-# hint of the class. (The images are contrast-stretched for display, `As.contrast`: the real
+# hint of the class. (The images are contrast-stretched for display, `contrast`: the real
 # changes are small.)
 
 # %%
@@ -123,7 +114,7 @@ for step in tqdm(range(pick(100, 15)), desc="ascent by hand", leave=False):
 p = model(base + delta).softmax(-1)[0, target].item()
 fig, ax = plt.subplots(1, 2, figsize=(7, 3))
 ax[0].plot(scores); ax[0].set(xlabel="step", ylabel="objective", title="S_c - l2 ||delta||^2")
-ax[1].imshow(As.contrast(base + delta)[0].permute(1, 2, 0)); ax[1].axis("off")
+ax[1].imshow(contrast(base + delta)[0].permute(1, 2, 0)); ax[1].axis("off")
 ax[1].set_title(f"p(goldfish) = {p:.2f}")
 plt.tight_layout(); plt.show()
 
@@ -191,7 +182,7 @@ for i, c in enumerate(CLASSES):
     for name, imgs in ablation.items():
         p = model(imgs[i:i + 1]).softmax(-1)[0, model.class_index(c)].item()
         images.append(imgs[i]); titles.append(f"{c}: {name}\np = {p:.2f}")
-show_images(As.contrast(torch.stack(images)), titles, ncols=len(settings), size=2.3,
+show_images(contrast(torch.stack(images)), titles, ncols=len(settings), size=2.3,
             suptitle="class visualization, regularizers added left to right")
 
 # %% [markdown]
@@ -280,7 +271,7 @@ for k in tqdm(range(K), desc="facets", leave=False):
                                l2=1e-3, blur_every=4, blur_sigma=0.7, jitter=8, center_bias=0.5, progress=False)
     facets.append(r.image[0])
 examples = [horses[(labels == k).nonzero()[0, 0]] for k in range(K)]
-show_images(examples + list(means) + list(As.contrast(torch.stack(facets))),
+show_images(examples + list(means) + list(contrast(torch.stack(facets))),
             [f"cluster {k}: {(labels == k).sum().item()} photos" for k in range(K)] + ["cluster mean"] * K
             + ["facet of 'sorrel'"] * K, ncols=K, size=2.5,
             suptitle="multifaceted visualization: one start per cluster of horse photos")
@@ -325,7 +316,7 @@ for photo, wrong in pairs:
     change = (fooled - x).abs()
     print(f"{photo}: {before[0]} ({before[1]:.2f}) -> {after[0]} ({after[1]:.2f}) in {steps} steps; "
           f"largest change {change.max().item() * 255:.1f} grey levels, mean {change.mean().item() * 255:.2f}")
-    rows += [x[0], fooled[0], As.magnified_difference(x, fooled)[0]]
+    rows += [x[0], fooled[0], magnified_difference(x, fooled)[0]]
     titles += [f"{before[0]} {before[1]:.2f}", f"{after[0]} {after[1]:.2f}", "difference, magnified"]
 show_images(rows, titles, ncols=3, size=3)
 
@@ -392,7 +383,7 @@ eps = 2 / 255
 advs = {"FGSM": As.fgsm(model, x, y, eps), "PGD": As.pgd(model, x, y, eps, steps=pick(10, 3)),
         "PGD -> goldfish": As.pgd(model, x, "goldfish", 4 / 255, steps=pick(20, 3), targeted=True)}
 show_images([x[0]] + [a[0] for a in advs.values()] + [torch.ones_like(x[0])]
-            + [As.magnified_difference(x, a)[0] for a in advs.values()],
+            + [magnified_difference(x, a)[0] for a in advs.values()],
             ["original\n" + "{} {:.2f}".format(*model.predict(x, 1)[0][0])]
             + [f"{k}\n" + "{} {:.2f}".format(*model.predict(a, 1)[0][0]) for k, a in advs.items()]
             + ["differences, magnified:"] + ["x{:.0f}".format(0.5 / (a - x).abs().max().item()) for a in advs.values()], ncols=4, size=2.6)

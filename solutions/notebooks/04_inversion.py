@@ -30,30 +30,21 @@
 # complete four functions in `helpers/inversion.py`.
 
 # %%
-# %load_ext autoreload
-# %autoreload 2
-# %config InlineBackend.figure_formats = ["jpeg"]
-# %config InlineBackend.print_figure_kwargs = {"bbox_inches": "tight", "pil_kwargs": {"quality": 90}}
-import sys, pathlib
-# find the helpers package: beside this notebook (nbgrader) or one folder up (the course)
-for _p in (pathlib.Path.cwd(), pathlib.Path.cwd().parent):
-    if (_p / "helpers").is_dir():
-        sys.path.insert(0, str(_p))
-        break
+import sys, pathlib   # find helpers/: beside this notebook (nbgrader) or one folder up (the course)
+sys.path[:0] = [str(p) for p in (pathlib.Path.cwd(), pathlib.Path.cwd().parent) if (p / "helpers").is_dir()][:1]
 
 import numpy as np
 import torch
 import matplotlib.pyplot as plt
 from tqdm.auto import tqdm
-from helpers import seed_everything, pick, use_threads
+from helpers import start_notebook, pick
 from helpers.models import load_model
 from helpers.data import sample_image
 from helpers.display import show_images
 from helpers.checks import check
 from helpers import inversion as In
 
-seed_everything(0)
-use_threads(2)   # 2 CPU threads, or OMP_NUM_THREADS when set
+start_notebook()   # edited library code reloads by itself; seed 0; 2 CPU threads (or OMP_NUM_THREADS)
 model = load_model()
 print(model.name, "- main layers:", ", ".join(model.main_layers))
 

@@ -34,29 +34,21 @@
 # optimization loop of notebooks 3 and 4.
 
 # %%
-# %load_ext autoreload
-# %autoreload 2
-# %config InlineBackend.figure_formats = ["jpeg"]
-# %config InlineBackend.print_figure_kwargs = {"bbox_inches": "tight", "pil_kwargs": {"quality": 90}}
-import sys, pathlib
-# find the helpers package: beside this notebook (nbgrader) or one folder up (the course)
-for _p in (pathlib.Path.cwd(), pathlib.Path.cwd().parent):
-    if (_p / "helpers").is_dir():
-        sys.path.insert(0, str(_p))
-        break
+import sys, pathlib   # find helpers/: beside this notebook (nbgrader) or one folder up (the course)
+sys.path[:0] = [str(p) for p in (pathlib.Path.cwd(), pathlib.Path.cwd().parent) if (p / "helpers").is_dir()][:1]
 
 import time
 import numpy as np
 import torch
-from helpers import seed_everything, pick, use_threads
+from helpers import start_notebook, pick, seed_everything, timed
 from helpers.models import load_model
 from helpers.data import sample_image, style_image, content_image, imagenet_sample_crops
 from helpers.display import show_images, compare
 from helpers.checks import check
 from helpers import style as St
+from helpers import stylenet as Sn
 
-seed_everything(0)
-use_threads(2)   # 2 CPU threads, or OMP_NUM_THREADS when set
+start_notebook()   # edited library code reloads by itself; seed 0; 2 CPU threads (or OMP_NUM_THREADS)
 model = load_model()       # EfficientNet-Lite0: its features define "style" here
 paintings = style_image()  # {name: uint8 image}, the four public-domain paintings
 photo = content_image()    # Tuebingen
@@ -297,7 +289,7 @@ for bad in ([1.0], [0.0, 0.0]):
 # Gatys needs hundreds of passes through the network per image. Johnson et al. (2016) train a
 # **transformer network** once per style: an image goes in, the stylized image comes out, in
 # one pass. It is trained with the same perceptual losses (content + Gram + TV, measured by
-# the frozen EfficientNet-Lite0) on many photos. `St.TransformerNet` is a small version:
+# the frozen EfficientNet-Lite0) on many photos. `Sn.TransformerNet` is a small version:
 # reflection padding everywhere (no dark borders), two stride-2 convolutions, residual blocks,
 # and nearest-neighbour upsampling followed by a convolution (no checkerboard artefacts).
 #
@@ -332,39 +324,39 @@ train_photos = imagenet_sample_crops(160, every=pick(2, 50))
 demo = {}
 for norm in ["batch", "instance"]:
     seed_everything(0)
-    net = St.TransformerNet(norm=norm)
+    net = Sn.TransformerNet(norm=norm)
     t = time.perf_counter()
-    losses = St.train_stylizer(net, model, paintings["starry_night"], train_photos, steps=pick(100, 2), batch_size=4,
+    losses = Sn.train_stylizer(net, model, paintings["starry_night"], train_photos, steps=pick(100, 2), batch_size=4,
                                size=pick(128, 32), style_size=160, lr=5e-3, style_weight=6.0, log_every=pick(20, 1))
     demo[norm] = net
     print(f"{norm} norm: {pick(100, 2)} steps in {time.perf_counter() - t:.0f} s, loss {losses[0]:.2f} -> {losses[-1]:.2f}")
 test_photos = {"Tuebingen": photo, "cat": sample_image("chelsea"), "astronaut": sample_image("astronaut")}
-compare({f"{k} norm": {p: St.stylize(n, img, size=256) for p, img in test_photos.items()} for k, n in demo.items()},
+compare({f"{k} norm": {p: Sn.stylize(n, img, size=256) for p, img in test_photos.items()} for k, n in demo.items()},
         size=2.6)
 
 # %% [markdown]
-# **The shipped networks.** `St.load_stylizer(name)` loads a network trained by
+# **The shipped networks.** `Sn.load_stylizer(name)` loads a network trained by
 # `tools/train_style.py` (one per painting: 2500 steps of 12 photos at 256 px, about 4.5
 # minutes each on a GPU). Each has about 160 000 weights, stored in 330 kB.
 
 # %%
 # NBVAL_IGNORE_OUTPUT
-nets = {name: St.load_stylizer(name) for name in St.STYLES}
+nets = {name: Sn.load_stylizer(name) for name in St.STYLES}
 big = St.to_pixels(photo, 512)
-_, sec = St.timed(St.stylize, nets["starry_night"], big, repeat=3)
+_, sec = timed(Sn.stylize, nets["starry_night"], big, repeat=3)
 print(f"one {tuple(big.shape[-2:])} photo in {sec:.2f} s on {torch.get_num_threads()} CPU threads")
 print(f"trained in {nets['starry_night'].meta['seconds']:.0f} s on {nets['starry_night'].meta['device']}")
 
 # %%
 rows = {}
 for p, img in test_photos.items():
-    rows[p] = {"photo": img, **{n: St.stylize(net, img, size=pick(384, 96)) for n, net in nets.items()}}
+    rows[p] = {"photo": img, **{n: Sn.stylize(net, img, size=pick(384, 96)) for n, net in nets.items()}}
 compare(rows, size=2.4)
 
 # %%
 # the network's total stride is 4: tiny images cannot go through it
 try:
-    St.stylize(nets["the_scream"], np.zeros((5, 40, 3), np.uint8))
+    Sn.stylize(nets["the_scream"], np.zeros((5, 40, 3), np.uint8))
 except CourseError as e:
     print("CourseError:", e)
 
@@ -397,15 +389,15 @@ assert torch.allclose(_c(_x, _s), _want, atol=1e-5)
 ### END HIDDEN TESTS
 
 # %%
-cin = St.load_stylizer("conditional")
+cin = Sn.load_stylizer("conditional")
 n_shared = sum(p.numel() for k, p in cin.named_parameters() if "gamma" not in k and "beta" not in k)
 n_style = sum(p.numel() for k, p in cin.named_parameters() if "gamma" in k or "beta" in k) // cin.n_styles
 print(f"{cin.n_styles} styles: {n_shared} shared weights, {n_style} per style")
-show_images([St.stylize(cin, photo, style=s, size=pick(384, 96)) for s in cin.styles], cin.styles, ncols=4, size=3)
+show_images([Sn.stylize(cin, photo, style=s, size=pick(384, 96)) for s in cin.styles], cin.styles, ncols=4, size=3)
 
 # %%
 a_to_b = [0.0, 0.2, 0.4, 0.6, 0.8, 1.0]
-show_images([St.stylize(cin, photo, style={"starry_night": 1 - a, "woman-with-hat-matisse": a}, size=pick(320, 96))
+show_images([Sn.stylize(cin, photo, style={"starry_night": 1 - a, "woman-with-hat-matisse": a}, size=pick(320, 96))
              for a in a_to_b], [f"{1 - a:.1f} starry / {a:.1f} Matisse" for a in a_to_b], ncols=6, size=2.4)
 
 # %% [markdown]
