@@ -1,5 +1,6 @@
 """Data access: the three places data is looked for, sample images, downloads that never half-write."""
 import hashlib
+import os
 import http.server
 import threading
 from pathlib import Path
@@ -63,8 +64,12 @@ def test_search_order_env_then_project_then_shared(tmp_path, monkeypatch):
     (local / "styles" / "starry_night.jpg").unlink()
     assert D.find("styles") == shared / "styles"
     (shared / "styles" / "starry_night.jpg").unlink()
-    with pytest.raises(CourseError, match=r"python -m helpers.data download styles"):
+    with pytest.raises(CourseError, match=r"bash course.sh data styles"):
         D.find("styles")
+    other = _fake_root(tmp_path / "other")          # several roots in COURSE_DATA, searched in order
+    (env / "styles" / "starry_night.jpg").unlink()
+    monkeypatch.setenv(D.DATA_ENV, f"{env}{os.pathsep}{other}")
+    assert D.candidate_roots()[:2] == [env, other] and D.find("styles") == other / "styles"
     with pytest.raises(CourseError, match="unknown data set"):
         D.find("mnist")
 

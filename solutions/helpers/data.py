@@ -2,7 +2,7 @@
 
 Where data is looked for, in order (per data set, the first place that has it wins):
 
-1. the folder named by the environment variable ``COURSE_DATA``;
+1. the folder(s) named by the environment variable ``COURSE_DATA`` (several: separated by ``:``);
 2. ``data/`` in the project folder (where ``python -m helpers.data download`` writes);
 3. ``../shared/data`` beside the project (the read-only copy used by CI).
 
@@ -75,14 +75,14 @@ def project_root() -> Path:
     return here.parent
 
 
-def candidate_roots() -> list[Path]:
-    """Data roots in the order they are searched."""
-    roots = []
-    if os.environ.get(DATA_ENV):
-        roots.append(Path(os.environ[DATA_ENV]).expanduser())
-    root = project_root()
-    roots += [root / "data", root.parent / "shared" / "data"]
-    return roots
+def candidate_roots(project: Path | None = None) -> list[Path]:
+    """Data roots in the order they are searched: the folders named by ``COURSE_DATA`` (one,
+    or several separated by ``os.pathsep``), ``<project>/data``, ``<project>/../shared/data``.
+    The one rule, used by the library and by the grader's sandbox (which mounts the roots
+    that exist and names them in ``COURSE_DATA`` inside)."""
+    roots = [Path(p).expanduser() for p in os.environ.get(DATA_ENV, "").split(os.pathsep) if p.strip()]
+    root = Path(project) if project else project_root()
+    return roots + [root / "data", root.parent / "shared" / "data"]
 
 
 def find(dataset: str) -> Path:
