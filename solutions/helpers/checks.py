@@ -231,6 +231,227 @@ def check_grad_cam_tiny():
         "alpha_c = gradient averaged over space; map = ReLU(sum_c alpha_c A_c) (GAP + FC: ReLU(CAM) / (h w))"
 
 
+# ---------------------------------------------------------------------------- notebook 2, part two
+def _function_model(logits_fn, size: int = 2, record: list | None = None):
+    """A wrapped 'network' with identity normalization whose logits are ``logits_fn(x)``: every
+    gradient and probability is known by hand. ``record`` gets ``(batch size, grad enabled)``
+    of each forward pass."""
+    import torch.nn as nn
+    from .models import WrappedModel
+
+    class Fn(nn.Module):
+        def forward(self, x):
+            if record is not None:
+                record.append((x.shape[0], torch.is_grad_enabled()))
+            return logits_fn(x)
+    return WrappedModel("by hand", Fn(), ["zero", "one"], size, (0.0,) * 3, (1.0,) * 3, "", "", "",
+                        resize=(size, size), min_size=2)
+
+
+def _squares(x):
+    """Class 1's logit: sum of red^2 + 3 * sum of green^2 (blue ignored); class 0's: 0."""
+    s = (x[:, 0] ** 2).sum((1, 2)) + 3 * (x[:, 1] ** 2).sum((1, 2))
+    return torch.stack([torch.zeros_like(s), s], 1)
+
+
+def check_smoothgrad_exact():
+    from . import trust as Tr
+    model = _function_model(_squares)
+    x = torch.zeros(1, 3, 2, 2)
+    n, sigma = 6, 0.5
+    s = Tr.smoothgrad(model, x, 1, n=n, sigma=sigma, generator=torch.Generator().manual_seed(1))
+    assert s.shape == (2, 2), "return one value per pixel, (H, W): the mean of the copies' saliency maps"
+    again = Tr.smoothgrad(model, x, 1, n=n, sigma=sigma, generator=torch.Generator().manual_seed(1))
+    assert torch.equal(s, again), "draw the noise with the generator (torch.randn(..., generator=generator)) so a run repeats"
+    assert (s >= 0).all(), "each copy's map is |gradient| (take the absolute value), maximum over colours"
+    noise = sigma * torch.randn((n, 3, 2, 2), generator=torch.Generator().manual_seed(1))
+    g = torch.stack([2 * noise[:, 0], 6 * noise[:, 1], torch.zeros_like(noise[:, 2])], 1)   # the copies' gradients
+    want = g.abs().amax(1).mean(0)
+    if not torch.allclose(s, want, atol=1e-5):
+        assert not torch.allclose(s, torch.zeros(2, 2)), "add the noise: copy i is x + noise[i] (the gradient at x is 0 here)"
+        assert not torch.allclose(s, g.amax(1).mean(0), atol=1e-5), \
+            "take the absolute value of each copy's gradient before the maximum over colours: |gradient|"
+        assert not torch.allclose(s, g.mean(0).abs().amax(0), atol=1e-5), \
+            "average the copies' MAPS (|gradient| of each copy), not the gradients (signs cancel out)"
+        assert not torch.allclose(s, g.abs().sum(1).mean(0), atol=1e-5), "reduce the colours by their maximum, not their sum"
+        assert not torch.allclose(s, g.abs().amax(1).sum(0), atol=1e-5), "the mean over the n copies: divide the sum by n"
+        for wrong in (sigma ** 2, 1.0):
+            nz = wrong * torch.randn((n, 3, 2, 2), generator=torch.Generator().manual_seed(1))
+            assert not torch.allclose(s, torch.stack([2 * nz[:, 0], 6 * nz[:, 1]], 1).abs().amax(1).mean(0), atol=1e-5), \
+                "sigma is the noise's standard deviation: noise = sigma * torch.randn(...)"
+        raise AssertionError("draw all the noise in one call, noise = sigma * torch.randn((n, 3, H, W), generator=generator), "
+                             "copy i = x + noise[i]; the map is the mean over copies of |d logit / d copy|, max over colours")
+    s2 = Tr.smoothgrad(model, x, 1, n=n, sigma=sigma, generator=torch.Generator().manual_seed(1), batch_size=4)
+    assert torch.allclose(s, s2, atol=1e-6), "the result must not depend on batch_size (is the last, smaller batch used?)"
+    assert not s.requires_grad, "return the map without its graph (use torch.autograd.grad, or .detach())"
+
+
+def check_integrated_gradients_exact():
+    from . import trust as Tr
+    model = _function_model(_squares)
+    x = torch.zeros(1, 3, 2, 2)
+    x[0, 0] = torch.tensor([[0.2, 0.4], [0.6, 0.8]])
+    x[0, 1] = 0.5
+    m = 4
+    a = Tr.integrated_gradients(model, x, 1, steps=m)
+    assert a.shape == (3, 2, 2), "return the attributions (3, H, W): one per colour and pixel, signed"
+    assert not a.requires_grad, "return the attributions without their graph (.detach())"
+    r, g = x[0, 0], x[0, 1]
+    # black baseline: the gradient along the path alpha * x is 2 alpha r (red), 6 alpha g (green)
+    right = torch.stack([r ** 2 * (m + 1) / m, 3 * g ** 2 * (m + 1) / m, torch.zeros_like(r)])
+    if not torch.allclose(a, right, atol=1e-5):
+        assert not torch.allclose(a, torch.zeros_like(a)), \
+            "no gradient was added up: loop over all the steps in batches (the last batch may be smaller)"
+        assert not torch.allclose(a, right * (m - 1) / (m + 1), atol=1e-5), \
+            "that is the LEFT Riemann sum (alpha = 0 .. (steps-1)/steps): use alpha_k = k / steps, k = 1 .. steps"
+        assert not torch.allclose(a, right * m / (m + 1), atol=1e-5), \
+            "that is the exact integral (trapezoid or midpoint rule); this exercise uses the right Riemann sum: " \
+            "alpha_k = k / steps for k = 1 .. steps, each with weight 1 / steps"
+        assert not torch.allclose(a[:2], right[:2] / x[0, :2], atol=1e-5), \
+            "multiply the average gradient by (x - baseline)"
+        assert not torch.allclose(a, right * m, atol=1e-5), "average the gradients over the steps (divide by steps)"
+        raise AssertionError("IG = (x - baseline) * (1/steps) * sum_{k=1..steps} grad logit(baseline + k/steps (x - baseline))")
+    grey = torch.full_like(x, 0.5)
+    a = Tr.integrated_gradients(model, x, 1, baseline=grey, steps=m)
+    b = 0.5
+    want = torch.stack([(r - b) * 2 * b + (r - b) ** 2 * (m + 1) / m, torch.zeros_like(r), torch.zeros_like(r)])
+    assert torch.allclose(a, want, atol=1e-5), \
+        "with a baseline image: the path is baseline + alpha (x - baseline), and the factor is (x - baseline)"
+    assert torch.allclose(Tr.integrated_gradients(model, x, 1, baseline=0.5, steps=5, batch_size=2),
+                          Tr.integrated_gradients(model, x, 1, baseline=0.5, steps=5, batch_size=5), atol=1e-6), \
+        "the result must not depend on batch_size (is the last, smaller batch used?)"
+
+
+def check_randomized_weights_copy_and_layers():
+    import torch.nn as nn
+    from . import trust as Tr
+    from .models import WrappedModel
+    net = nn.Sequential()
+    net.add_module("conv1", nn.Conv2d(3, 2, 1))
+    net.add_module("bn1", nn.BatchNorm2d(2))
+    net.add_module("act", nn.ReLU())
+    net.add_module("pool", nn.AdaptiveAvgPool2d(1))
+    net.add_module("flatten", nn.Flatten())
+    net.add_module("fc", nn.Linear(2, 2))
+    with torch.no_grad():
+        for p in net.parameters():
+            p.fill_(0.25)
+        net.bn1.running_mean.fill_(0.5)
+        net.bn1.running_var.fill_(2.0)
+    model = WrappedModel("bn net", net, ["a", "b"], 4, (0.0,) * 3, (1.0,) * 3, "flatten", "bn1", "fc",
+                         resize=(4, 4), min_size=2)
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    rng = torch.random.get_rng_state()
+    sd = Tr.randomized_weights(model, "bn1", seed=3)
+    after = model.state_dict()
+    assert all(torch.equal(before[k], after[k]) for k in before), \
+        "the original model changed: re-initialize a copy (copy.deepcopy(model)), never the model you were given"
+    assert isinstance(sd, dict) and set(sd) == set(before), \
+        "return the copy's state_dict(): the same names as model.state_dict()"
+    assert torch.equal(torch.random.get_rng_state(), rng), \
+        "the caller's random numbers changed: seed inside `with torch.random.fork_rng():`"
+    assert torch.equal(sd["net.conv1.weight"], before["net.conv1.weight"]), \
+        "layers below down_to keep their trained weights: re-initialize only from the top down to down_to"
+    assert not torch.equal(sd["net.fc.weight"], before["net.fc.weight"]), \
+        "re-initialize every layer from the top (the classifier) down to down_to, included"
+    assert torch.equal(sd["net.bn1.running_mean"], torch.zeros(2)) and torch.equal(sd["net.bn1.running_var"], torch.ones(2)) \
+        and torch.equal(sd["net.bn1.weight"], torch.ones(2)), \
+        "down_to is included; a BatchNorm layer's reset_parameters() also resets its running mean and variance"
+    again = Tr.randomized_weights(model, "bn1", seed=3)
+    assert all(torch.equal(sd[k], again[k]) for k in sd), "seed the re-initialization (torch.manual_seed(seed)) so it repeats"
+    other = Tr.randomized_weights(model, "bn1", seed=4)
+    assert not torch.equal(other["net.fc.weight"], sd["net.fc.weight"]), "use the seed you are given: seeds 3 and 4 gave the same weights"
+    with torch.random.fork_rng():
+        torch.manual_seed(3)
+        fc = nn.Linear(2, 2)
+        conv = nn.Conv2d(3, 2, 1)
+    deep = Tr.randomized_weights(model, "conv1", seed=3)
+    assert torch.equal(deep["net.fc.weight"], sd["net.fc.weight"]), \
+        "reset from the top down (the classifier first): then the top layers get the same values at every step of the cascade"
+    assert torch.equal(sd["net.fc.weight"], fc.weight) and torch.equal(deep["net.conv1.weight"], conv.weight), \
+        "seed once, then reset the layers from the top (the classifier first) with each sub-module's reset_parameters()"
+
+
+def check_ranked_masks_exact():
+    from . import trust as Tr
+    s = torch.tensor([[3.0, 1.0], [3.0, 0.0]])      # a tie: pixels 0 and 2
+    m = Tr.ranked_masks(s, 0.25)
+    assert m.dtype == torch.bool, "return bool masks (True = the pixel is removed / revealed)"
+    assert m.shape == (5, 2, 2), "steps + 1 masks (H, W): mask 0 has no pixel, mask `steps` all of them"
+    want = torch.tensor([[0, 0, 0, 0], [1, 0, 0, 0], [1, 0, 1, 0], [1, 1, 1, 0], [1, 1, 1, 1]], dtype=torch.bool)
+    got = m.flatten(1)
+    assert not torch.equal(got[1], torch.tensor([0, 0, 0, 1], dtype=torch.bool)), \
+        "most important first: rank the pixels by decreasing value"
+    assert not torch.equal(got[1], torch.tensor([0, 0, 1, 0], dtype=torch.bool)), \
+        "ties: the pixel that comes first (lower row * W + col) ranks first (argsort with stable=True)"
+    assert torch.equal(got, want), "mask k holds the k * H * W // steps top-ranked pixels, one step more each time"
+    m = Tr.ranked_masks(torch.arange(9.0).view(3, 3), 0.5)
+    assert m.flatten(1).sum(1).tolist() == [0, 4, 9], "mask k has k * H * W // steps pixels (floor): 0, 4, 9 for 9 pixels"
+
+
+def _sum_logits(x):
+    """Class 1's logit: sum of (red + green) over the pixels (blue ignored); class 0's: 0."""
+    s = (x[:, 0] + x[:, 1]).sum((1, 2))
+    return torch.stack([torch.zeros_like(s), s], 1)
+
+
+def check_deletion_curve_exact():
+    from . import trust as Tr
+    record = []
+    model = _function_model(_sum_logits, record=record)
+    x = torch.zeros(1, 3, 2, 2)
+    x[0, 0] = torch.tensor([[0.9, 0.1], [0.5, 0.3]])
+    x[0, 1] = 0.2
+    s = x[0, 0].clone()                   # order: pixel 0 (0.9), 2 (0.5), 3 (0.3), 1 (0.1)
+    c = Tr.deletion_curve(model, x, 1, s, fraction=0.25, batch_size=2)
+    assert isinstance(c, torch.Tensor) and c.shape == (5,), \
+        "return steps + 1 probabilities: entry 0 for the untouched image, the last for all pixels removed"
+    assert not c.requires_grad, "no autograd: run the forward passes under torch.no_grad()"
+    assert record and not any(g for _, g in record), "no autograd: run the forward passes under torch.no_grad()"
+    assert [b for b, _ in record] == [2, 2, 1], \
+        f"run batch_size (2) images per forward pass; got batches of {[b for b, _ in record]}"
+    left = torch.tensor([2.6, 1.5, 0.8, 0.3, 0.0])      # red + green left after removing 0, 1, ... pixels
+    want = torch.sigmoid(left)          # softmax([0, L])[1]
+    assert not torch.allclose(c, left, atol=1e-5), "return the softmax PROBABILITY of the target, not its logit"
+    assert not torch.allclose(c, 1 - want, atol=1e-5), "the probability of `target` (index 1 here), .softmax(-1)[:, target]"
+    assert not torch.allclose(c, torch.sigmoid(torch.tensor([2.6, 2.3, 2.0, 1.4, 0.0])), atol=1e-5), \
+        "remove the MOST important pixels first (use ranked_masks)"
+    assert not torch.allclose(c, torch.sigmoid(torch.tensor([2.6, 1.7, 1.2, 0.9, 0.8])), atol=1e-5), \
+        "replace all 3 colours of a removed pixel (a mask (b, 1, H, W) broadcasts over the colours)"
+    assert torch.allclose(c, want, atol=1e-5), "image k: x with the pixels of ranked_masks(saliency, fraction)[k] set to baseline"
+    grey = Tr.deletion_curve(model, x, 1, s, fraction=0.5, baseline=0.5)
+    assert torch.allclose(grey, torch.sigmoid(torch.tensor([2.6, 0.4 + 0.4 + 2 * (0.5 + 0.5), 4.0])), atol=1e-5), \
+        "removed pixels take the baseline's value (0.5 here), in every colour"
+
+
+def _checker_logits(x):
+    """Class 1's logit: half the sum of (red + green) weighted by a +1/-1 checkerboard, so that
+    blurring the image changes it; class 0's: 0."""
+    w = 1.0 - 2.0 * ((torch.arange(x.shape[-2])[:, None] + torch.arange(x.shape[-1])[None, :]) % 2)
+    s = 0.5 * ((x[:, 0] + x[:, 1]) * w).sum((1, 2))
+    return torch.stack([torch.zeros_like(s), s], 1)
+
+
+def check_insertion_curve_exact():
+    from . import trust as Tr
+    model = _function_model(_checker_logits, size=8)
+    x = torch.rand(1, 3, 8, 8, generator=torch.Generator().manual_seed(0))
+    s = -torch.arange(64.0).view(8, 8)                   # the pixels in row-major order
+    c = Tr.insertion_curve(model, x, 1, s, fraction=0.25)
+    assert c.shape == (5,) and not c.requires_grad, "return steps + 1 probabilities, computed with no autograd"
+    b = Tr.blurred(x)
+    p = lambda img: float(torch.sigmoid(_checker_logits(img)[0, 1]))  # noqa: E731
+    assert abs(float(c[-1]) - p(x)) < 1e-5, "the last image is x itself: reveal the ORIGINAL pixels"
+    assert abs(float(c[0]) - p(b)) < 1e-5, "start from the blurred copy, blurred(x, blur_sigma) (entry 0: nothing revealed)"
+    images = [torch.where((torch.arange(64) < k * 16).view(1, 1, 8, 8), x, b) for k in range(5)]
+    want = torch.sigmoid(_checker_logits(torch.cat(images))[:, 1])
+    backwards = [torch.where((torch.arange(64) >= 64 - k * 16).view(1, 1, 8, 8), x, b) for k in range(5)]
+    assert not torch.allclose(c, torch.sigmoid(_checker_logits(torch.cat(backwards))[:, 1]), atol=1e-5), \
+        "reveal the MOST important pixels first (use ranked_masks)"
+    assert torch.allclose(c, want, atol=1e-5), \
+        "image k: blurred(x) with the pixels of ranked_masks(saliency, fraction)[k] taken from x"
+
+
 NB1 = {
     "normalize_filters": check_normalize_filters_exact,
     "extract_features": check_extract_features_batched_and_no_grad,
@@ -248,6 +469,12 @@ NB2 = {
     "guided_backprop": check_guided_backprop_tiny,
     "class_activation_map": check_class_activation_map_exact,
     "grad_cam": check_grad_cam_tiny,
+    "smoothgrad": check_smoothgrad_exact,
+    "integrated_gradients": check_integrated_gradients_exact,
+    "randomized_weights": check_randomized_weights_copy_and_layers,
+    "ranked_masks": check_ranked_masks_exact,
+    "deletion_curve": check_deletion_curve_exact,
+    "insertion_curve": check_insertion_curve_exact,
 }
 
 
