@@ -20,8 +20,8 @@ order), :func:`randomize_from_top` (a copy of the model with the weights of
 :func:`centre_map` (the two baselines of the faithfulness table), :func:`standard_methods`
 (the six maps of notebook 2 as functions), :func:`cascading_randomization` (the sanity check
 over methods and layers), :func:`curves_on_photo` and :func:`faithfulness_table` (deletion and
-insertion over methods and photos), and the figures :func:`show_cascade`,
-:func:`plot_cascade_similarity`, :func:`show_curves`.
+insertion over methods and photos). Their figures are in :mod:`helpers.display`
+(``show_cascade``, ``plot_cascade_similarity``, ``show_curves``).
 
 Every map is computed for **one image** ``x`` of shape ``(1, 3, H, W)`` in pixel space; the
 class score is the logit (as in :func:`helpers.saliency.saliency_map`), the curves use the
@@ -552,72 +552,3 @@ def faithfulness_table(model, images: torch.Tensor, targets=None, methods: dict[
     result.deletion = {n: np.array(v) for n, v in dele.items()}
     result.insertion = {n: np.array(v) for n, v in ins.items()}
     return result
-
-
-# ============================================================================ figures
-def _scaled(m, q: float = 0.99) -> np.ndarray:
-    """A non-negative map scaled to [0, 1] by its ``q`` quantile (for display)."""
-    t = pixel_map(m).clamp_min(0)
-    return (t / torch.quantile(t.flatten(), q).clamp_min(1e-12)).clamp(0, 1).numpy()
-
-
-def show_cascade(result: Cascade, size: float = 1.6, show: bool = True):
-    """The cascading randomization in Adebayo et al.'s layout: one row per method, one column
-    per step (the original model, then randomized from the top down to each layer); each map
-    scaled to [0, 1] by its own 99th percentile."""
-    from .display import compare
-    rows = {}
-    for name, ms in result.maps.items():
-        rows[name] = {("original" if j == 0 else f"down to\n{step}"): _scaled(m)
-                      for j, (step, m) in enumerate(zip(result.steps, ms))}
-    if result.image is not None:
-        rows = {"image": {"original": result.image}, **rows}
-    return compare(rows, size=size, show=show,
-                   suptitle="cascading randomization: layers re-initialized from the top down to ...")
-
-
-def plot_cascade_similarity(result: Cascade, metric: str = "spearman", show: bool = True):
-    """The similarity of each method's map with its original map (``"spearman"`` or
-    ``"ssim"``) against the layers randomized, one line per method (NaN: a constant map)."""
-    import matplotlib.pyplot as plt
-
-    from .display import _finish
-    if metric not in ("spearman", "ssim"):
-        raise unknown("similarity", metric, ["spearman", "ssim"])
-    values = result.spearman if metric == "spearman" else result.ssim
-    fig, ax = plt.subplots(figsize=(7, 3.6))
-    steps = range(len(result.steps))
-    for name, v in values.items():
-        ax.plot(steps, v, marker="o", label=name)
-    ax.axhline(0, color="grey", lw=0.8)
-    ax.set_xticks(list(steps), ["original"] + [f"-> {s}" for s in result.steps[1:]], rotation=30, ha="right")
-    low = np.nanmin([np.nanmin(v) if np.isfinite(v).any() else 0.0 for v in values.values()])
-    ax.set_ylim(min(-0.3 if metric == "spearman" else -0.05, low - 0.05), 1.05)
-    ax.set_xlabel("layers re-initialized, from the top down to")
-    ax.set_ylabel("rank correlation with the original map" if metric == "spearman" else "SSIM with the original map")
-    ax.legend(fontsize=8, loc="best")
-    ax.grid(alpha=0.3)
-    return _finish(fig, show)
-
-
-def show_curves(curves: dict, show: bool = True):
-    """Deletion and insertion curves side by side, ``{name: (deletion, insertion)}`` (from
-    :func:`curves_on_photo`), each labelled with its area."""
-    import matplotlib.pyplot as plt
-
-    from .display import _finish
-    if not isinstance(curves, dict) or not curves:
-        raise CourseError("curves is a dict {name: (deletion curve, insertion curve)}, see curves_on_photo")
-    fig, axes = plt.subplots(1, 2, figsize=(10, 3.6))
-    for k, (ax, title) in enumerate(zip(axes, ["deletion (lower area is better)", "insertion (higher area is better)"])):
-        for name, pair in curves.items():
-            c = torch.as_tensor(pair[k]).double()
-            ax.plot(np.linspace(0, 1, len(c)), c.numpy(), label=f"{name} ({curve_area(c):.3f})")
-        ax.set_title(title)
-        ax.set_xlabel("fraction of pixels " + ("removed" if k == 0 else "revealed"))
-        ax.set_ylabel("probability of the class")
-        ax.set_xlim(0, 1)
-        ax.set_ylim(0, 1.02)
-        ax.legend(fontsize=7)
-        ax.grid(alpha=0.3)
-    return _finish(fig, show)

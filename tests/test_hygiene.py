@@ -18,6 +18,7 @@ from helpers import inversion as In
 from helpers import saliency as Sa
 from helpers import style as St
 from helpers import stylenet as Sn
+from helpers import trust as Tr
 from helpers.models import tiny_cnn
 
 IMGS = np.random.default_rng(0).integers(0, 256, (4, 16, 16, 3), dtype=np.uint8)
@@ -38,6 +39,13 @@ def _cut(m, x):
         y = m(x)
     return torch.autograd.grad(y[0, 1], cut.leaf)
 
+
+_SMALL_METHODS = {
+    "saliency": lambda m, x, t: Sa.saliency_map(m, x, t),
+    "guided backprop": lambda m, x, t: Sa.guided_backprop(m, x, target=t),
+    "Grad-CAM": lambda m, x, t: Sa.grad_cam(m, x, t),
+    "occlusion": lambda m, x, t: Sa.occlusion_map_local(m, x, t, window=8, stride=8),
+}
 
 TECHNIQUES = {
     # models
@@ -61,6 +69,18 @@ TECHNIQUES = {
     "cam": lambda m, x: Sa.cam(m, x, 0),
     "grad_cam": lambda m, x: Sa.grad_cam(m, x, 0, "conv2"),
     "guided_grad_cam": lambda m, x: Sa.guided_grad_cam(m, x, 0, "conv2"),
+    # notebook 2, part two
+    "smoothgrad": lambda m, x: Tr.smoothgrad(m, x, 1, n=3, generator=torch.Generator().manual_seed(0)),
+    "integrated_gradients": lambda m, x: Tr.integrated_gradients(m, x, 1, steps=3),
+    "completeness": lambda m, x: Tr.completeness(m, x, 1, Tr.integrated_gradients(m, x, 1, steps=3)),
+    "randomized_weights": lambda m, x: Tr.randomized_weights(m, "conv2"),
+    "randomize_from_top": lambda m, x: Tr.randomize_from_top(m, "conv1")(x),
+    "deletion_curve": lambda m, x: Tr.deletion_curve(m, x, 0, torch.rand(16, 16), fraction=0.25),
+    "insertion_curve": lambda m, x: Tr.insertion_curve(m, x, 0, torch.rand(16, 16), fraction=0.25),
+    "curves_on_photo": lambda m, x: Tr.curves_on_photo(m, x, 0, {"a": torch.rand(16, 16)}, fraction=0.5),
+    "cascading_randomization": lambda m, x: Tr.cascading_randomization(m, x, 0, _SMALL_METHODS, progress=False),
+    "faithfulness_table": lambda m, x: Tr.faithfulness_table(m, x.repeat(2, 1, 1, 1), None, _SMALL_METHODS,
+                                                             fraction=0.5, progress=False),
     # notebook 3
     "ascent_step": lambda m, x: As.ascent_step(m, torch.zeros_like(x), x, 1, lr=0.1, l2=0.01, shift=(1, 2)),
     "class_visualization": lambda m, x: As.class_visualization(m, 1, steps=2, size=16, blur_every=1, clip_value=1,
@@ -91,6 +111,7 @@ TECHNIQUES = {
 }
 NOT_TECHNIQUES = {   # functions that take a model but run nothing through it
     "first_conv_weights", "neutral_image", "class_objective", "channel_objective", "guided", "check_epsilon",
+    "cascade_layers", "cascade_steps",
 }
 
 
@@ -125,7 +146,7 @@ def test_every_technique_is_listed():
     """Every public function of the library that takes a model has an entry above."""
     listed = {n.split(".")[-1] for n in TECHNIQUES} | NOT_TECHNIQUES
     missing = []
-    for mod in (Fe, Sa, As, In, St, Sn):
+    for mod in (Fe, Sa, Tr, As, In, St, Sn):
         for n, f in vars(mod).items():
             if inspect.isfunction(f) and f.__module__ == mod.__name__ and not n.startswith("_"):
                 params = list(inspect.signature(f).parameters)

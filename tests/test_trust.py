@@ -19,6 +19,7 @@ import torch.nn as nn
 from captum.attr import IntegratedGradients
 
 from helpers import CourseError
+from helpers import display as Di
 from helpers import saliency as Sa
 from helpers import trust as Tr
 from helpers.data import sample_image
@@ -354,9 +355,9 @@ def test_cascading_randomization_on_lite0_restores_everything(lite0, cat64):
     assert [type(m) for m in lite0.modules()] == types and _no_hooks(lite0)
     assert all(torch.equal(before[k], v) for k, v in lite0.state_dict().items())
     assert all(a.inplace for a in lite0.modules() if isinstance(a, nn.ReLU6))
-    assert Tr.show_cascade(res, show=False) is not None
-    assert Tr.plot_cascade_similarity(res, show=False) is not None
-    assert Tr.plot_cascade_similarity(res, "ssim", show=False) is not None
+    assert Di.show_cascade(res, show=False) is not None
+    assert Di.plot_cascade_similarity(res, show=False) is not None
+    assert Di.plot_cascade_similarity(res, "ssim", show=False) is not None
 
 
 def test_cascade_steps_span_the_network(lite0):
@@ -380,7 +381,7 @@ def test_faithfulness_table_and_curves_on_tiny(tiny):
     curves = Tr.curves_on_photo(tiny, x, 0, {"saliency": Sa.saliency_map(tiny, x, 0),
                                             "IG": Tr.integrated_gradients(tiny, x, 0, steps=4)}, fraction=0.25)
     assert all(d.shape == i.shape == (5,) for d, i in curves.values())
-    assert Tr.show_curves(curves, show=False) is not None
+    assert Di.show_curves(curves, show=False) is not None
 
 
 # ============================================================================ hygiene

@@ -15,7 +15,7 @@
 # %% [markdown]
 # # 2. Saliency and occlusion: which pixels matter?
 #
-# **Time for a full run: about 1.5 minutes on a laptop CPU** (30 s in fast mode, `COURSE_FAST=1`).
+# **Time for a full run: about 3 minutes on a laptop CPU** (under a minute in fast mode, `COURSE_FAST=1`).
 #
 # A network says "tabby cat". *Why?* Which parts of the image did it use? This notebook builds
 # the classic answers, from the most direct to the most refined:
@@ -26,8 +26,14 @@
 # 3. **guided backpropagation**: a cleaner gradient image, for a class or for one neuron;
 # 4. **CAM, Grad-CAM and guided Grad-CAM**: where in the image the evidence for a class lies.
 #
-# You complete seven functions in `helpers/saliency.py`. As before: a local check after each
-# exercise, then a graded cell.
+# Then part two asks whether any of these maps can be trusted:
+#
+# 5. **SmoothGrad and Integrated Gradients**: two better-founded gradient maps;
+# 6. **the sanity check**: does the map change when the network's weights are randomized?
+# 7. **deletion and insertion**: do the pixels a map ranks first really carry the class?
+#
+# You complete seven functions in `helpers/saliency.py` and six in `helpers/trust.py`. As
+# before: a local check after each exercise, then a graded cell.
 
 # %%
 import sys, pathlib   # find helpers/: beside this notebook (nbgrader) or one folder up (the course)
@@ -39,10 +45,12 @@ import matplotlib.pyplot as plt
 from helpers import start_notebook, pick, skip_if_not_done
 from helpers.models import load_model
 from helpers.data import sample_image, imagenet_sample, imagenet_sample_crops
-from helpers.display import show_images, overlay, show_heatmaps, compare, gradient_image, saliency_image, emphasis
+from helpers.display import (show_images, overlay, show_heatmaps, compare, gradient_image, saliency_image, emphasis,
+                             show_cascade, plot_cascade_similarity, show_curves)
 from helpers.checks import check
 from helpers import saliency as Sa
 from helpers import features as Fe
+from helpers import trust as Tr
 
 start_notebook()   # edited library code reloads by itself; seed 0; 2 CPU threads (or OMP_NUM_THREADS)
 model = load_model()
@@ -367,3 +375,329 @@ explore_occlusion()
 # gradient of the score with respect to the chosen layer's channels, a first-order estimate of
 # each channel's importance that exists for any differentiable head and any layer; at the
 # last layer of a GAP + FC net it equals the CAM weights up to the 1/hw factor.
+
+
+# %% [markdown]
+# # Part two: can we trust these maps?
+#
+# Six methods, six different pictures of "why". It is tempting to believe the prettiest one.
+# Since these methods were published the field has learned to **test** a map before
+# believing it. This part builds two more gradient maps with a sounder footing, then two
+# tests every map should pass:
+#
+# - **the sanity check** (Adebayo et al., *Sanity checks for saliency maps*, NeurIPS 2018):
+#   randomize the network's weights, layer by layer from the top. A map that explains the
+#   network must change when the network does. A map that stays the same shows the image,
+#   not the network.
+# - **deletion and insertion** (Petsiuk et al., *RISE*, BMVC 2018): remove the pixels in the
+#   map's order, most important first. If the map is faithful, the class probability falls
+#   fast. Or start from a blurred image and reveal the pixels in that order: the probability
+#   should rise fast.
+#
+# You complete six functions in `helpers/trust.py`; the loops over methods and photos and the
+# figures are provided.
+
+# %% [markdown]
+# ## 5. SmoothGrad and Integrated Gradients
+#
+# **SmoothGrad** (Smilkov et al. 2017): the gradient of a ReLU network is noisy: it jumps
+# from pixel to pixel as units switch on and off. Average the saliency maps of `n` noisy
+# copies `x + noise`, with Gaussian noise of standard deviation `sigma` **in pixel units**
+# (0.15 is 15 % of the [0, 1] range). Draw the noise from a seeded `torch.Generator`, so that
+# a run repeats.
+#
+# **Exercise 8: `smoothgrad`.**
+
+# %%
+check("smoothgrad")
+
+# %% nbgrader={"grade": true, "grade_id": "nb2_smoothgrad", "locked": true, "points": 2, "schema_version": 3, "solution": false}
+# graded: smoothgrad
+from helpers.checks import check_smoothgrad_exact
+check_smoothgrad_exact()
+### BEGIN HIDDEN TESTS
+from helpers.models import tiny_cnn
+_m = tiny_cnn(seed=21)
+_x = torch.rand(1, 3, 12, 10, generator=torch.Generator().manual_seed(22))
+_got = Tr.smoothgrad(_m, _x, 1, n=5, sigma=0.3, generator=torch.Generator().manual_seed(5), batch_size=2)
+_noise = 0.3 * torch.randn((5, 3, 12, 10), generator=torch.Generator().manual_seed(5))
+_xs = (_x + _noise).requires_grad_(True)
+_m(_xs)[:, 1].sum().backward()
+assert torch.allclose(_got, _xs.grad.abs().amax(1).mean(0), atol=1e-6)
+assert torch.allclose(Tr.smoothgrad(_m, _x, 2, n=3, sigma=0.0), Sa.saliency_map(_m, _x, 2), atol=1e-6)
+### END HIDDEN TESTS
+
+# %% [markdown]
+# **Integrated Gradients** (Sundararajan et al. 2017): the gradient at `x` only says what
+# happens for a tiny change. Integrate it along the straight path from a **baseline** `x'`
+# (a black image: "no information") to the image:
+#
+# $$\text{IG}(x) = (x - x') \odot \int_0^1 \nabla f\big(x' + \alpha (x - x')\big)\, d\alpha
+# \;\approx\; (x - x') \odot \frac{1}{m} \sum_{k=1}^{m} \nabla f\Big(x' + \tfrac{k}{m} (x - x')\Big)$$
+#
+# with `m = steps` and `f` the class logit: the **right Riemann sum** (Captum calls it
+# `riemann_right`). Its promise is **completeness**: the attributions add up to
+# `f(x) - f(x')`, exactly in the limit of many steps.
+#
+# **Exercise 9: `integrated_gradients`.**
+
+# %%
+check("integrated_gradients")
+
+# %% nbgrader={"grade": true, "grade_id": "nb2_integrated_gradients", "locked": true, "points": 3, "schema_version": 3, "solution": false}
+# graded: integrated_gradients
+from helpers.checks import check_integrated_gradients_exact
+check_integrated_gradients_exact()
+### BEGIN HIDDEN TESTS
+import warnings
+from captum.attr import IntegratedGradients
+from helpers.models import tiny_cnn
+warnings.filterwarnings("ignore", module="captum")
+_m = tiny_cnn(seed=23)
+_x = torch.rand(1, 3, 11, 13, generator=torch.Generator().manual_seed(24))
+_b = torch.rand(1, 3, 11, 13, generator=torch.Generator().manual_seed(25)) * 0.5
+for _steps, _base in [(5, None), (7, _b)]:
+    _ref = IntegratedGradients(_m).attribute(_x, torch.zeros_like(_x) if _base is None else _base, target=2,
+                                             n_steps=_steps, method="riemann_right")[0]
+    _got = Tr.integrated_gradients(_m, _x, 2, baseline=_base, steps=_steps, batch_size=3)
+    assert _got.shape == (3, 11, 13) and torch.allclose(_got, _ref, atol=1e-5)
+### END HIDDEN TESTS
+
+# %% [markdown]
+# **SmoothGrad and Integrated Gradients on the four photos.** Integrated Gradients is signed
+# (red: pushes the class up, blue: down); we show its magnitude, summed over the colours,
+# next to plain saliency and SmoothGrad. Two baselines for IG: black, and the photo blurred
+# (the blurred photo keeps the colours, so IG credits only what the blur removed: edges and
+# texture).
+
+# %%
+SG_N, IG_STEPS = pick(25, 4), pick(32, 4)
+rows = {}
+for k, x in tqdm(inputs.items(), desc="SmoothGrad and IG", leave=False):
+    t = targets[k]
+    sg = Tr.smoothgrad(model, x, t, n=SG_N, generator=torch.Generator().manual_seed(0))
+    ig_black = Tr.integrated_gradients(model, x, t, steps=IG_STEPS)
+    ig_blur = Tr.integrated_gradients(model, x, t, baseline=Tr.blurred(x), steps=IG_STEPS)
+    rows[f"{k}\n{model.classes[t]}"] = {
+        "image": model.to_image(x), "saliency": saliency_image(sal[k]),
+        f"SmoothGrad (n={SG_N})": saliency_image(sg),
+        "IG, black baseline": saliency_image(ig_black.abs().sum(0)),
+        "IG, blurred baseline": saliency_image(ig_blur.abs().sum(0)),
+    }
+    for name, ig, base in [("black", ig_black, None), ("blurred", ig_blur, Tr.blurred(x))]:
+        c = Tr.completeness(model, x, t, ig, baseline=base)
+        print(f"{k:11s} IG ({name:7s} baseline, {IG_STEPS} steps): sum {c['sum']:7.2f}, "
+              f"f(x) - f(baseline) {c['difference']:7.2f}, gap {c['relative_gap']:.0%}")
+compare(rows, size=2.0)
+
+# %% [markdown]
+# The completeness gap shrinks as the number of steps grows (the Riemann sum converges to the
+# integral), slowly on a deep ReLU network: the path crosses thousands of kinks.
+
+# %%
+x, t = inputs["cat"], targets["cat"]
+for steps in pick([8, 32, 128], [2, 4]):
+    c = Tr.completeness(model, x, t, Tr.integrated_gradients(model, x, t, steps=steps))
+    print(f"{steps:4d} steps: attributions sum to {c['sum']:7.2f}; f(x) - f(black) = {c['difference']:.2f}; "
+          f"gap {c['relative_gap']:.1%}")
+
+# %% [markdown]
+# ## 6. The sanity check: randomize the network
+#
+# Adebayo et al.'s **cascading randomization**: re-initialize the classifier's weights, then
+# also the layer below, and so on down to the first convolution, and compute every map again
+# on each of these ever more random networks. The network's prediction is garbage after the
+# first step; a map that still looks like the original explains the image, not the network.
+#
+# `Tr.cascade_layers(model)` lists the layers with weights, from the top. **Exercise 10:
+# `randomized_weights(model, down_to, seed)`**: the weights of a *copy* of the model whose
+# layers from the top down to `down_to` are re-initialized (their modules' own
+# `reset_parameters()`, seeded once; BatchNorm back to "normalize nothing"). The original model
+# must never change. `Tr.randomize_from_top` builds the model copy from your weights.
+
+# %%
+check("randomized_weights")
+
+# %% nbgrader={"grade": true, "grade_id": "nb2_randomized_weights", "locked": true, "points": 2, "schema_version": 3, "solution": false}
+# graded: randomized_weights
+from helpers.checks import check_randomized_weights_copy_and_layers
+check_randomized_weights_copy_and_layers()
+### BEGIN HIDDEN TESTS
+from helpers.models import tiny_cnn
+_m = tiny_cnn(seed=26)
+_before = {k: v.clone() for k, v in _m.state_dict().items()}
+_w = Tr.randomized_weights(_m, "conv2", seed=3)
+assert all(torch.equal(_before[k], v) for k, v in _m.state_dict().items())
+assert set(_w) == set(_before)
+assert all(not torch.equal(_w[k], _before[k]) for k in ["net.fc.weight", "net.fc.bias", "net.conv2.weight"])
+assert all(torch.equal(_w[k], _before[k]) for k in ["net.conv1.weight", "net.conv1.bias"])
+_w2 = Tr.randomized_weights(_m, "conv1", seed=3)
+assert torch.equal(_w2["net.fc.weight"], _w["net.fc.weight"]) and not torch.equal(_w2["net.conv1.weight"], _before["net.conv1.weight"])
+### END HIDDEN TESTS
+
+# %% [markdown]
+# **The cascade on the cat**, in the paper's layout: one row per method, one column per step
+# of randomization from the top (each map scaled by its own 99th percentile), then the rank
+# correlation (Spearman) of each step's map with the original map. Occlusion here uses 32 px
+# windows every 16 px.
+
+# %%
+methods = Tr.standard_methods(smoothgrad_n=pick(16, 2), ig_steps=pick(16, 2), occlusion_stride=pick(16, 32))
+cascade = Tr.cascading_randomization(model, inputs["cat"], targets["cat"], methods,
+                                     layers=Tr.cascade_steps(model, pick(5, 2)))
+show_cascade(cascade, size=1.5)
+plot_cascade_similarity(cascade)
+for name, r in cascade.spearman.items():
+    print(f"{name:22s} rank correlation with the original map: " + "  ".join(f"{v:5.2f}" for v in r[1:]))
+
+# %% [markdown]
+# CASCADE_TEXT
+
+# %% [markdown]
+# ## 7. Deletion and insertion
+#
+# A map ranks the pixels. **Deletion**: replace the top-ranked pixels by black, a fixed
+# fraction more at each step, and record the class probability; a faithful map makes it fall
+# fast (small area under the curve). **Insertion**: start from a blurred copy and reveal the
+# original pixels in the map's order; the probability should rise fast (large area). Both run
+# many images per forward pass, with no autograd.
+#
+# **Exercise 11: `ranked_masks`** (mask `k` holds the `k * H * W // steps` top pixels, ties to
+# the lower row-major index), **exercise 12: `deletion_curve`**, **exercise 13:
+# `insertion_curve`** (hint: insertion is deletion seen from the other side).
+
+# %%
+check("ranked_masks")
+check("deletion_curve")
+check("insertion_curve")
+
+# %% nbgrader={"grade": true, "grade_id": "nb2_ranked_masks", "locked": true, "points": 2, "schema_version": 3, "solution": false}
+# graded: ranked_masks
+from helpers.checks import check_ranked_masks_exact
+check_ranked_masks_exact()
+### BEGIN HIDDEN TESTS
+_s = torch.tensor([[0.3, 0.9, 0.1], [0.9, 0.5, 0.2]])
+_r = Tr.ranked_masks(_s, 1 / 3)
+assert _r.shape == (4, 2, 3) and _r.dtype == torch.bool
+assert _r[1].nonzero().tolist() == [[0, 1], [1, 0]]
+assert _r[2].nonzero().tolist() == [[0, 0], [0, 1], [1, 0], [1, 1]]
+assert not _r[0].any() and _r[3].all()
+### END HIDDEN TESTS
+
+# %% nbgrader={"grade": true, "grade_id": "nb2_deletion_curve", "locked": true, "points": 2, "schema_version": 3, "solution": false}
+# graded: deletion_curve
+from helpers.checks import check_deletion_curve_exact
+check_deletion_curve_exact()
+### BEGIN HIDDEN TESTS
+from helpers.models import tiny_cnn
+_m = tiny_cnn(seed=27)
+_x = torch.rand(1, 3, 6, 5, generator=torch.Generator().manual_seed(28))
+_s = torch.rand(6, 5, generator=torch.Generator().manual_seed(29))
+_got = Tr.deletion_curve(_m, _x, 1, _s, fraction=0.2, baseline=0.25, batch_size=4)
+_order = torch.argsort(_s.flatten(), descending=True, stable=True)
+_want = []
+for _k in range(6):
+    _img = _x.clone().view(1, 3, -1)
+    _img[..., _order[:_k * 30 // 5]] = 0.25
+    _want.append(float(_m(_img.view(1, 3, 6, 5)).softmax(-1)[0, 1]))
+assert _got.shape == (6,) and torch.allclose(_got, torch.tensor(_want), atol=1e-6)
+### END HIDDEN TESTS
+
+# %% nbgrader={"grade": true, "grade_id": "nb2_insertion_curve", "locked": true, "points": 2, "schema_version": 3, "solution": false}
+# graded: insertion_curve
+from helpers.checks import check_insertion_curve_exact
+check_insertion_curve_exact()
+### BEGIN HIDDEN TESTS
+from helpers.models import tiny_cnn
+_m = tiny_cnn(seed=30)
+_x = torch.rand(1, 3, 8, 8, generator=torch.Generator().manual_seed(31))
+_s = torch.rand(8, 8, generator=torch.Generator().manual_seed(32))
+_got = Tr.insertion_curve(_m, _x, 0, _s, fraction=0.25, blur_sigma=1.5, batch_size=2)
+_start = Tr.blurred(_x, 1.5)
+_want = Tr.deletion_curve(_m, _start, 0, _s, fraction=0.25, baseline=_x)
+assert _got.shape == (5,) and torch.allclose(_got, _want, atol=1e-6)
+with torch.no_grad():
+    assert abs(float(_got[0]) - float(_m(_start).softmax(-1)[0, 0])) < 1e-6
+    assert abs(float(_got[-1]) - float(_m(_x).softmax(-1)[0, 0])) < 1e-6
+### END HIDDEN TESTS
+
+# %% [markdown]
+# **Every map on the cat**: the six methods and two maps that know nothing of the network (a
+# random order, and the centre first), their deletion and insertion curves, each labelled
+# with its area.
+
+# %%
+x, t = inputs["cat"], targets["cat"]
+maps = {name: fn(model, x, t) for name, fn in methods.items()}
+maps["random order"] = Tr.random_map(*x.shape[-2:])
+maps["centre first"] = Tr.centre_map(*x.shape[-2:])
+curves = Tr.curves_on_photo(model, x, t, maps, fraction=pick(0.05, 0.25))
+show_curves(curves)
+
+# %% [markdown]
+# **The table: mean areas over many photos.** One photo proves little. Below: the ImageNet
+# sample photos of 20 classes at 160 px (every 50th class; the class is the one the network
+# predicts at that size), every method's deletion and insertion areas, ranked by insertion
+# minus deletion. SmoothGrad uses 8 copies and IG 8 steps here, and occlusion 40 px windows
+# every 20 px (a quarter of the side), to fit the time budget.
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+SIDE, EVERY = pick(160, 64), pick(50, 250)
+table_photos = torch.from_numpy(imagenet_sample_crops(SIDE, every=EVERY)).permute(0, 3, 1, 2).float() / 255
+table_methods = Tr.standard_methods(smoothgrad_n=pick(8, 2), ig_steps=pick(8, 2),
+                                    occlusion_window=SIDE // 4, occlusion_stride=SIDE // 8)
+table = Tr.faithfulness_table(model, table_photos, None, table_methods, fraction=pick(0.1, 0.5),
+                              notes={"occlusion": f"(window {SIDE // 4} px, stride {SIDE // 8})"})
+table
+
+# %% [markdown]
+# TABLE_TEXT
+
+# %% [markdown]
+# ## Questions on part two (graded by your instructor)
+#
+# **Q4.** A map looks sharp and object-shaped on the trained network, and it looks almost the
+# same after the classifier and the top blocks were randomized. What does that tell you about
+# the map, and what does it *not* tell you?
+
+# %% [markdown] nbgrader={"grade": true, "grade_id": "nb2_q4", "locked": false, "points": 2, "schema_version": 3, "solution": true}
+# **Model answer.** The map does not depend on what the top of the network learned: once
+# those weights are random the prediction is meaningless, yet the map is unchanged, so it
+# cannot be explaining that prediction. What it shows comes from the image and from the
+# architecture (in guided backprop, the ReLU masks of the lower layers act like an edge
+# detector: Adebayo et al., and Nie et al. 2018, show it reconstructs the image). It does
+# *not* tell you the map is useless for everything (it can still be a good edge or object
+# detector), nor that a map that does change is faithful: passing the test is necessary, not
+# sufficient.
+
+# %% [markdown]
+# **Q5.** SmoothGrad looks cleaner than the plain saliency map. Does a cleaner map explain
+# the network better? Which of this notebook's measurements would you use to decide, and why
+# can a noisy-looking map be the more faithful one?
+
+# %% [markdown] nbgrader={"grade": true, "grade_id": "nb2_q5", "locked": false, "points": 2, "schema_version": 3, "solution": true}
+# **Model answer.** Not necessarily: the averaging smooths what *we* find hard to read, and a
+# cleaner image is a statement about our eyes, not about the network. Faithfulness is measured,
+# not seen: deletion (does removing the top-ranked pixels destroy the class fast?) and
+# insertion (does revealing them restore it fast?), averaged over many images and compared
+# with baselines that know nothing (random order, centre first), and the randomization test
+# (does the map depend on the weights?). A noisy map can be more faithful because the
+# network's evidence really is scattered over many small, high-frequency details (textures,
+# edges), and a map that reports that honestly looks noisy; smoothing can move credit onto
+# object-shaped regions the network does not use.
+
+# %% [markdown]
+# **Q6.** Deletion replaces pixels by black, insertion starts from a blurred photo. What can
+# go wrong with these "removals", and how would that bias the comparison between methods?
+
+# %% [markdown] nbgrader={"grade": true, "grade_id": "nb2_q6", "locked": false, "points": 2, "schema_version": 3, "solution": true}
+# **Model answer.** The modified images are out of the training distribution: black squares
+# and sharp-edged holes are features the network reacts to by themselves, so the probability
+# can fall because of the artefact rather than because evidence was removed. Methods whose
+# maps are blobby (Grad-CAM, occlusion) remove compact regions and create few edges; maps
+# that are scattered pixels (saliency) create many small holes, which hurts a network more
+# per pixel: so the metric partly rewards the map's shape. The blurred start of insertion
+# keeps colours and coarse shapes, so it favours methods that point at fine texture. Hence:
+# compare against baselines (random, centre), use both curves, and more than one kind of
+# removal (black, grey, blur, noise) before concluding.
