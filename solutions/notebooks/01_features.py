@@ -74,6 +74,8 @@ _f = _w.flatten(1)
 _ref = ((_w - _f.min(1).values[:, None, None, None]) / (_f.max(1).values - _f.min(1).values)[:, None, None, None]).permute(0, 2, 3, 1)
 assert _out.shape == (6, 4, 5, 3) and torch.allclose(_out, _ref, atol=1e-6)
 assert torch.allclose(_out.flatten(1).min(1).values, torch.zeros(6)) and torch.allclose(_out.flatten(1).max(1).values, torch.ones(6))
+_w[2] = -0.5                                        # a constant filter becomes zeros, with no NaN
+assert torch.equal(Fe.normalize_filters(_w)[2], torch.zeros(4, 5, 3))
 ### END HIDDEN TESTS
 
 # %% [markdown]
@@ -130,6 +132,8 @@ with torch.no_grad():
     _ref = _m.net.act1(_m.net.conv1(_m.to_input(list(_imgs)))).flatten(1)
 assert _f.shape == (5, 4 * 16 * 16) and torch.allclose(_f, _ref, atol=1e-5)
 assert Fe.extract_features(_m, list(_imgs[:1]), progress=False).shape == (1, 8)
+_big = np.random.default_rng(6).integers(0, 256, (3, 12, 20, 3), dtype=np.uint8)
+assert Fe.extract_features(_m, _big, layer="conv1", size=None, batch_size=2, progress=False).shape == (3, 4 * 12 * 20)
 ### END HIDDEN TESTS
 
 # %% [markdown]
@@ -176,6 +180,9 @@ _g = torch.Generator().manual_seed(2)
 _q, _x = torch.randn(4, 6, generator=_g), torch.randn(9, 6, generator=_g)
 assert torch.allclose(Fe.pairwise_distances(_q, _x, "l2"), torch.cdist(_q, _x), atol=1e-4)
 assert torch.allclose(Fe.pairwise_distances(_q, _x, "cosine"), 1 - torch.nn.functional.cosine_similarity(_q[:, None], _x[None], dim=-1), atol=1e-5)
+_dup = torch.rand(40, 7, generator=_g) * 3 + 1           # identical rows: no NaN from a negative rounding error
+_dd = Fe.pairwise_distances(_dup, _dup.clone(), "l2")
+assert torch.isfinite(_dd).all() and torch.diagonal(_dd).abs().max() < 1e-2 and torch.allclose(_dd, torch.cdist(_dup, _dup), atol=1e-2)
 ### END HIDDEN TESTS
 
 # %% nbgrader={"grade": true, "grade_id": "nb1_nearest_neighbors", "locked": true, "points": 2, "schema_version": 3, "solution": false}
@@ -189,6 +196,8 @@ _db, _qq = _rng.normal(size=(50, 5)), _rng.normal(size=(7, 5))
 _d, _i = Fe.nearest_neighbors(torch.tensor(_qq), torch.tensor(_db), k=4, metric="cosine")
 _d2, _i2 = NearestNeighbors(n_neighbors=4, metric="cosine").fit(_db).kneighbors(_qq)
 assert np.array_equal(_i.numpy(), _i2) and np.allclose(_d.numpy(), _d2, atol=1e-6)
+_line = torch.tensor([[3.0], [1.0], [5.0], [1.0], [5.0], [2.0]])       # ties at distance 1 and 2 from 3
+assert Fe.nearest_neighbors(torch.tensor([[3.0]]), _line, k=5)[1].tolist() == [[0, 5, 1, 2, 3]]
 ### END HIDDEN TESTS
 
 # %% [markdown]
@@ -276,8 +285,9 @@ from helpers.checks import check_pca_small_exact
 check_pca_small_exact()
 ### BEGIN HIDDEN TESTS
 from sklearn.decomposition import PCA
-_x = np.random.default_rng(8).normal(size=(40, 6)) * np.arange(1, 7)
+_x = np.random.default_rng(8).normal(size=(40, 6)) * np.arange(1, 7) + np.array([5.0, -3.0, 8.0, 1.0, -7.0, 4.0])
 _r = Fe.pca(torch.tensor(_x), 3)
+assert np.allclose(_r.mean.numpy(), _x.mean(0), atol=1e-4)
 _ref = PCA(3).fit(_x)
 _s = np.sign((_r.components.numpy() * _ref.components_).sum(1))
 assert np.allclose(_r.components.numpy() * _s[:, None], _ref.components_, atol=1e-4)
@@ -375,7 +385,10 @@ _v, _i, _r, _c = Fe.top_activations(_a, 2, k=5)
 _best = _a[:, 2].flatten(1).max(1)
 _order = torch.argsort(_best.values, descending=True)[:5]
 assert _i.tolist() == _order.tolist() and torch.allclose(_v, _best.values[_order])
-assert (_a[_i, 2, _r, _c] == _v).all()
+assert (_a[_i, 2, _r, _c] == _v).all() and _r.tolist() == (_best.indices[_order] // 4).tolist()
+_t = torch.zeros(4, 1, 2, 3)
+_t[0, 0, 1, 2], _t[1, 0, 0, 0], _t[1, 0, 1, 1], _t[2, 0, 0, 1], _t[3, 0, 1, 0] = 4.0, 6.0, 5.0, 4.0, 1.0
+assert Fe.top_activations(_t, 0, k=3)[1].tolist() == [1, 0, 2]   # one entry per image; ties: lower index first
 ### END HIDDEN TESTS
 
 # %% [markdown]

@@ -85,7 +85,7 @@ check_ascent_improves()
 ### BEGIN HIDDEN TESTS
 from helpers.models import tiny_cnn
 _m = tiny_cnn(seed=11)
-_b = torch.full((1, 3, 16, 16), 0.4)
+_b = 0.3 + 0.2 * torch.rand(1, 3, 16, 16, generator=torch.Generator().manual_seed(10))   # not constant: jitter rolls it
 _d = torch.randn(1, 3, 16, 16, generator=torch.Generator().manual_seed(12)) * 0.05
 _new, _obj = As.ascent_step(_m, _d, _b, 1, lr=0.05, l2=0.3, shift=(3, -2))
 _r = torch.roll(_d, (3, -2), dims=(-2, -1)).requires_grad_(True)
@@ -144,7 +144,11 @@ check_clip_small_values_exact()
 ### BEGIN HIDDEN TESTS
 _d = torch.randn(1, 3, 7, 9, generator=torch.Generator().manual_seed(13))
 _n = _d.norm(dim=1, keepdim=True)
+_keep = _d.clone()
 assert torch.equal(As.clip_small_values(_d, 37), _d * (_n >= torch.quantile(_n.flatten(), 0.37)))
+assert torch.equal(_d, _keep)                       # not in place
+_e = torch.tensor([3.0, 0.0, 1.0, 2.0, 4.0]).view(1, 1, 1, 5).expand(1, 3, 1, 5) / 3 ** 0.5   # norms 3, 0, 1, 2, 4
+assert torch.equal(As.clip_small_values(_e, 50), _e * torch.tensor([1.0, 0.0, 0.0, 1.0, 1.0]))   # the 50th: 2, kept
 ### END HIDDEN TESTS
 
 # %% nbgrader={"grade": true, "grade_id": "nb3_clip_small_gradients", "locked": true, "points": 1, "schema_version": 3, "solution": false}
@@ -155,7 +159,11 @@ check_clip_small_gradients_exact()
 _d = torch.randn(1, 3, 7, 9, generator=torch.Generator().manual_seed(14))
 _g = torch.randn(1, 3, 7, 9, generator=torch.Generator().manual_seed(15))
 _c = (_d * _g).sum(1, keepdim=True).abs()
+_keep = _d.clone()
 assert torch.equal(As.clip_small_gradients(_d, _g, 63), _d * (_c >= torch.quantile(_c.flatten(), 0.63)))
+assert torch.equal(_d, _keep)                       # not in place
+_e, _h = torch.ones(1, 3, 1, 5), torch.tensor([3.0, 0.0, 1.0, 2.0, 4.0]).view(1, 1, 1, 5).expand(1, 3, 1, 5) / 3
+assert torch.equal(As.clip_small_gradients(_e, _h, 50), _e * torch.tensor([1.0, 0.0, 0.0, 1.0, 1.0]))
 ### END HIDDEN TESTS
 
 # %% [markdown]
@@ -255,6 +263,17 @@ _f = torch.cat([torch.randn(4, 3, generator=_g) - 8, torch.randn(7, 3, generator
 _i = torch.rand(11, 3, 2, 2, generator=_g)
 _m, _l = As.facet_starts(_i, _f, 2)
 assert _l.tolist() == [1] * 4 + [0] * 7 and torch.allclose(_m[1], _i[:4].mean(0)) and torch.allclose(_m[0], _i[4:].mean(0))
+from sklearn.cluster import KMeans
+_f3 = torch.cat([torch.randn(2, 3, generator=_g) + 9, torch.randn(5, 3, generator=_g) - 9, torch.randn(3, 3, generator=_g) * 0.3])
+_i3 = torch.rand(10, 3, 2, 2, generator=_g)
+_raw = KMeans(n_clusters=3, n_init=10, random_state=4).fit_predict(_f3.double().numpy())
+_rank = {c: r for r, c in enumerate(sorted(range(3), key=lambda c: (-(_raw == c).sum(), c)))}
+_m3, _l3 = As.facet_starts(_i3, _f3, 3, seed=4)
+assert _l3.tolist() == [_rank[c] for c in _raw] and all(torch.allclose(_m3[k], _i3[_l3 == k].mean(0)) for k in range(3))
+_cloud = torch.rand(15, 2, generator=_g)           # no clear clusters: the seed decides
+_raw = KMeans(n_clusters=4, n_init=10, random_state=9).fit_predict(_cloud.double().numpy())
+_rank = {c: r for r, c in enumerate(sorted(range(4), key=lambda c: (-(_raw == c).sum(), c)))}
+assert As.facet_starts(torch.rand(15, 3, 2, 2, generator=_g), _cloud, 4, seed=9)[1].tolist() == [_rank[c] for c in _raw]
 ### END HIDDEN TESTS
 
 # %%
@@ -352,6 +371,7 @@ _x = torch.rand(3, 3, 16, 16, generator=torch.Generator().manual_seed(17))
 _xr = _x.clone().requires_grad_(True)
 torch.nn.functional.cross_entropy(_m(_xr), torch.tensor([2, 0, 1])).backward()
 assert torch.allclose(As.fgsm(_m, _x, [2, 0, 1], 0.05), (_x + 0.05 * _xr.grad.sign()).clamp(0, 1), atol=1e-6)
+assert torch.allclose(As.fgsm(_m, _x, [2, 0, 1], 0.05, targeted=True), (_x - 0.05 * _xr.grad.sign()).clamp(0, 1), atol=1e-6)
 ### END HIDDEN TESTS
 
 # %% nbgrader={"grade": true, "grade_id": "nb3_pgd", "locked": true, "points": 3, "schema_version": 3, "solution": false}
@@ -369,6 +389,12 @@ for _k in range(4):
     _gg, = torch.autograd.grad(torch.nn.functional.cross_entropy(_m(_a), _y), _a)
     _a = torch.min(torch.max(_a.detach() - 0.01 * _gg.sign(), _x - 0.03), _x + 0.03).clamp(0, 1)
 assert torch.allclose(As.pgd(_m, _x, _y, 0.03, alpha=0.01, steps=4, targeted=True), _a, atol=1e-6)
+_a = (_x + (torch.rand(_x.shape, generator=torch.Generator().manual_seed(7)) * 2 - 1) * 0.03).clamp(0, 1)
+for _k in range(2):
+    _a.requires_grad_(True)
+    _gg, = torch.autograd.grad(torch.nn.functional.cross_entropy(_m(_a), _y), _a)
+    _a = torch.min(torch.max(_a.detach() + 0.02 * _gg.sign(), _x - 0.03), _x + 0.03).clamp(0, 1)
+assert torch.allclose(As.pgd(_m, _x, _y, 0.03, alpha=0.02, steps=2, random_start=True, seed=7), _a, atol=1e-6)
 ### END HIDDEN TESTS
 
 # %% [markdown]

@@ -75,6 +75,7 @@ _dx = torch.nn.functional.pad(_x[..., :, 1:] - _x[..., :, :-1], (0, 1))
 _dy = torch.nn.functional.pad(_x[..., 1:, :] - _x[..., :-1, :], (0, 0, 0, 1))
 for _b in (1.0, 2.0, 1.5):
     assert torch.isclose(In.total_variation(_x, _b), ((_dx ** 2 + _dy ** 2) ** (_b / 2)).sum())
+    assert torch.isclose(In.total_variation(_x, _b, eps=0.05), ((_dx ** 2 + _dy ** 2 + 0.05) ** (_b / 2)).sum())
 ### END HIDDEN TESTS
 
 # %%
@@ -115,6 +116,8 @@ _f, _t = torch.randn(1, 4, 3, 3, generator=_g), torch.randn(1, 4, 3, 3, generato
 _im = torch.rand(1, 3, 6, 5, generator=_g)
 _want = ((_f - _t) ** 2).sum() / (_t ** 2).sum() + 0.7 * In.total_variation(_im, 1.0, eps=1e-8) / 30
 assert torch.isclose(In.inversion_loss(_f, _t, _im, lam=0.7, beta=1.0), _want)
+_flat = torch.full((1, 3, 6, 5), 0.4)               # beta < 2: eps = 1e-8 inside the TV (90 values of 1e-4)
+assert abs(float(In.inversion_loss(_t, _t, _flat, lam=2.0, beta=1.0)) - 2.0 * 90 * 1e-4 / 30) < 1e-6
 ### END HIDDEN TESTS
 
 # %% [markdown]
@@ -193,6 +196,8 @@ _a = _m.activations(_r, "act1", keep_graph=True)["act1"]
 (0.5 * (_a ** 2).sum()).backward()
 _want = torch.roll((_r.detach() + 0.03 * _r.grad / _r.grad.abs().mean()).clamp(0, 1), (4, -6), dims=(-2, -1))
 assert torch.allclose(_new, _want, atol=1e-6) and abs(_o - 0.5 * (_a.detach() ** 2).sum().item()) < 1e-3
+_big, _ = In.dream_step(_m, _x, "act1", lr=3.0, shift=(1, 1))
+assert _big.min() >= 0 and _big.max() <= 1
 ### END HIDDEN TESTS
 
 # %% nbgrader={"grade": true, "grade_id": "nb4_octave_sizes", "locked": true, "points": 1, "schema_version": 3, "solution": false}
@@ -201,6 +206,13 @@ from helpers.checks import check_octave_sizes_exact
 check_octave_sizes_exact()
 ### BEGIN HIDDEN TESTS
 assert In.octave_sizes(300, 451, 3, 1.5) == [(133, 200), (200, 301), (300, 451)]
+assert In.octave_sizes(90, 270, 2, 1.5, min_size=60) == [(60, 180), (90, 270)]   # exactly min_size is fine
+for _h, _w in ((90, 270), (270, 90)):                                                 # the short side counts
+    try:
+        In.octave_sizes(_h, _w, 3, 1.5, min_size=60)
+        raise AssertionError("a smallest octave of 40 x 120 is below min_size 60: it must raise")
+    except ValueError:
+        pass
 try:
     In.octave_sizes(300, 451, 3, 0.7)
     raise AssertionError("scale < 1 must raise")

@@ -96,6 +96,9 @@ _d = torch.tensor([2.0, 4.0, 2.2, 2.39, 2.41, 9.0])
 _picks = [St.pick_match(_d, 0.2, torch.Generator().manual_seed(s)) for s in range(300)]
 assert set(_picks) == {0, 2, 3}
 assert min(_picks.count(i) for i in (0, 2, 3)) > 60
+_d = torch.tensor([7.0, 4.0, 6.0, 4.5, 8.0])        # 6.0 is exactly (1 + 0.5) * 4: it qualifies
+assert {St.pick_match(_d, 0.5, torch.Generator().manual_seed(s)) for s in range(60)} == {1, 2, 3}
+assert len({St.pick_match(_d, 0.5, torch.Generator().manual_seed(3)) for _ in range(10)}) == 1
 ### END HIDDEN TESTS
 
 # %%
@@ -170,6 +173,7 @@ _ts = {"p": torch.randn(3, 3, generator=_g), "q": torch.randn(2, 6, 6, generator
 _want = 0.5 * ((St.gram_matrix(_fs["p"]) - _ts["p"]) ** 2).mean() + 3 * ((St.gram_matrix(_fs["q"]) - _ts["q"]) ** 2).mean()
 assert torch.allclose(St.style_loss(_fs, _ts, {"p": 0.5, "q": 3.0}), _want, rtol=1e-5)
 assert torch.allclose(St.style_loss(_fs, {"p": _ts["p"]}), ((St.gram_matrix(_fs["p"]) - _ts["p"]) ** 2).mean(), rtol=1e-5)
+assert torch.allclose(St.style_loss({**_fs, "c": torch.randn(2, 4, 3, 3, generator=_g)}, _ts, {"p": 0.5, "q": 3.0}), _want, rtol=1e-5)
 ### END HIDDEN TESTS
 
 # %% [markdown]
@@ -310,6 +314,8 @@ check_instance_norm_stats()
 ### BEGIN HIDDEN TESTS
 _x = torch.randn(2, 7, 3, 9, generator=torch.Generator().manual_seed(15)) * 5 - 2
 assert torch.allclose(St.instance_norm(_x, eps=1e-3), torch.nn.functional.instance_norm(_x, eps=1e-3), atol=1e-5)
+_x[0, 3] = 1.5                                     # a constant channel, and a large eps inside the square root
+assert torch.allclose(St.instance_norm(_x, eps=2.0), torch.nn.functional.instance_norm(_x, eps=2.0), atol=1e-5)
 ### END HIDDEN TESTS
 
 # %% [markdown]

@@ -1,0 +1,90 @@
+"""The mutation catalogue (tests/mutations.py) against the local checks and the graded cells.
+
+Every realistic mistake in the catalogue, applied to the instructor's library one at a time:
+its local check must fail with a message that names it, and its graded cell (hidden tests
+included, judged as the grader's judge does it: tests/mutation_lab.py) must not give full
+marks. A mistake marked harmless must pass both (the claim is tested). Runs in-process on
+one thread: about a minute for the whole catalogue.
+"""
+import ast
+import re
+from collections import Counter
+from pathlib import Path
+
+import pytest
+import torch
+
+import mutation_lab as lab
+from mutations import MUTATIONS
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOKS = ROOT / "solutions" / "notebooks"
+CHECKS_PY = ROOT / "solutions" / "helpers" / "checks.py"
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _one_thread():
+    """Tiny tensors: a second thread only adds contention (ten times slower on a busy machine)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def test_every_exercise_has_three_real_mistakes():
+    from tools.conventions import exercise_functions, exercise_key
+    exercises = {(mod.split(".")[1], q) for mod, names in exercise_functions(ROOT / "helpers").items() for q in names}
+    assert len(exercises) >= 38
+    real = Counter((m.module, m.function) for m in MUTATIONS if not m.harmless)
+    thin = sorted(f"{mod}.{q} ({real[mod, q]})" for mod, q in exercises if real[mod, q] < 3)
+    assert not thin, f"exercises with fewer than 3 non-harmless mutations: {thin}"
+    unknown = {(m.module, m.function) for m in MUTATIONS} - exercises
+    assert not unknown, f"mutations of functions that are not exercises: {unknown}"
+    ids = Counter(m.id for m in MUTATIONS)
+    assert all(n == 1 for n in ids.values()), [i for i, n in ids.items() if n > 1]
+    assert all(m.id.split("/")[0] == exercise_key(m.function) for m in MUTATIONS)
+
+
+def test_every_assert_in_the_checks_has_a_message():
+    tree = ast.parse(CHECKS_PY.read_text())
+    bare = [n.lineno for n in ast.walk(tree) if isinstance(n, ast.Assert) and n.msg is None]
+    assert not bare, f"bare asserts in checks.py (lines {bare}): a failing one would print no message"
+
+
+def test_check_prints_a_message_for_every_failure(capsys, monkeypatch):
+    from helpers import checks
+    monkeypatch.setitem(checks.CHECKS, "x_bare", lambda: (_ for _ in ()).throw(AssertionError()))
+    assert not checks.check("x_bare")
+    out = capsys.readouterr().out.strip()
+    assert re.fullmatch(r"\[FAILED\] x_bare: a check failed at \S+\.py:\d+ in \S+", out), out
+
+    def crash():
+        from helpers import features
+        features.receptive_field([(3, 1, 1)])        # the library raises a CourseError inside its code
+    monkeypatch.setitem(checks.CHECKS, "x_crash", crash)
+    assert not checks.check("x_crash")
+    out = capsys.readouterr().out.strip()
+    assert out.startswith("[ERROR] x_crash: CourseError:") and "(at features.py:" in out, out
+
+
+def test_the_solutions_pass_every_check_and_graded_cell():
+    from helpers import checks
+    failed = {name: line for name in checks.CHECKS for ok, line in [lab.run_check(name)] if not ok}
+    assert not failed, failed
+    cells = lab.graded_cells(NOTEBOOKS)
+    bad = {g: msg for g in cells for ok, msg in [lab.run_graded(g, NOTEBOOKS)] if not ok}
+    assert not bad, bad
+
+
+@pytest.mark.parametrize("m", MUTATIONS, ids=[m.id for m in MUTATIONS])
+def test_mutation(m):
+    r = lab.judge_mutation(m, NOTEBOOKS)     # a snippet that no longer applies raises CatalogueRot
+    assert r["graded"], f"no graded cell for {m.id}"
+    if m.harmless:
+        assert r["check_passed"], f"claimed harmless ({m.harmless}), but the check says: {r['line']}"
+        assert r["full_marks"], f"claimed harmless ({m.harmless}), but the graded cell says: {r['graded']}"
+        return
+    assert r["kind"] in ("FAILED", "ERROR"), f"the local check did not catch it: {r['line']}"
+    assert r["named"], f"the local check's message does not name it (expected {m.phrase!r}): {r['line']}"
+    if not m.judge_blind:
+        assert not r["full_marks"], f"the graded cell gives full marks: {r['graded']}"
