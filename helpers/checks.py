@@ -383,10 +383,10 @@ def _occlusion_reference(model, x, target, window, stride, baseline, prob=True, 
 
 def check_occlusion_map_exact():
     model = _function_model(_linear_logits, size=4)
-    x = torch.rand(1, 3, 5, 6, generator=torch.Generator().manual_seed(0))[..., :4, :5].contiguous() * 0.4
-    x = x.clone()
+    x = torch.rand(1, 3, 4, 5, generator=torch.Generator().manual_seed(0)) * 0.4
     x[0, :, -1, -1] = 1.0                               # a bright pixel in the last row and column
-    # window 3, stride 2 on 4 x 5: windows at rows 0, 1? no: rows 0 (0..2), 1 is skipped; columns 0 and 2 (overlap)
+    # window 3, stride 1 on 4 x 5: 2 x 3 overlapping windows (2 batches of 3), a grey baseline; only the
+    # last row and column of windows cover the bright pixel
     args = dict(window=3, stride=1, baseline=0.25)
     m = Sa.occlusion_map(model, x, 1, batch_size=3, **args)
     assert _shape(m) == (4, 5), f"return one value per pixel: (H, W) = (4, 5); got {_shape(m)}"

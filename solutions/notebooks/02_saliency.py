@@ -492,7 +492,9 @@ compare(rows, size=2.0)
 
 # %% [markdown]
 # The completeness gap shrinks as the number of steps grows (the Riemann sum converges to the
-# integral), slowly on a deep ReLU network: the path crosses thousands of kinks.
+# integral), but slowly and not steadily on a deep ReLU6 network: the path crosses thousands
+# of kinks where the gradient jumps. With a black baseline expect a large gap at 32 steps;
+# the blurred baseline is closer to the photo, so its path is shorter and its gap smaller.
 
 # %%
 x, t = inputs["cat"], targets["cat"]
@@ -551,7 +553,28 @@ for name, r in cascade.spearman.items():
     print(f"{name:22s} rank correlation with the original map: " + "  ".join(f"{v:5.2f}" for v in r[1:]))
 
 # %% [markdown]
-# CASCADE_TEXT
+# **What this figure shows on EfficientNet-Lite0** (one photo, one seed; your numbers may
+# differ a little):
+#
+# - **Guided backprop fails the test at the top.** After the classifier and then `blocks.6`
+#   are re-initialized, its map is unchanged (rank correlation 1.00, then 0.99) although the
+#   network's prediction is now meaningless. With every layer random down to the stem it
+#   draws the cat's outline more sharply than ever: it shows the image's edges, as Adebayo
+#   et al. found on Inception and VGG.
+# - **Saliency, Integrated Gradients and Grad-CAM change at the first step** (correlations
+#   0.3-0.6 after the classifier alone): they do depend on what the top of the network
+#   learned. **SmoothGrad** keeps its large blobs through the top two steps (0.64, 0.65) and
+#   changes from `blocks.3` down.
+# - **Integrated Gradients with a black baseline** keeps the eyes and the outline even on a
+#   fully random network: it multiplies the gradient by `x - x'`, the image itself, so the
+#   image's structure survives whatever the gradient is. The rank correlation (0.24-0.36)
+#   captures this only in part: look at the maps, not just at the number.
+# - **Occlusion** becomes a constant map (no line: the correlation is undefined) once
+#   `blocks.1` is random: the random network's probability no longer moves at all.
+#
+# What it does *not* show: one photo, one seed, one network. A correlation of 0.3 over
+# 50 000 pixels is far from "independent". And a map that changes is not thereby faithful:
+# passing this test is necessary, not sufficient. Faithfulness is the next section's question.
 
 # %% [markdown]
 # ## 7. Deletion and insertion
@@ -652,7 +675,17 @@ table = Tr.faithfulness_table(model, table_photos, None, table_methods, fraction
 table
 
 # %% [markdown]
-# TABLE_TEXT
+# **What the table shows** (20 photos at 160 px, in the run committed with this notebook):
+#
+# - **Insertion** ranks occlusion (0.64), Grad-CAM (0.62) and SmoothGrad (0.60) first: the
+#   regions they point at restore the class fastest. Plain saliency (0.47) is barely above a
+#   random order (0.45).
+# - **Deletion with black pixels** hardly separates anything: a *random order* (0.088) beats
+#   every method but SmoothGrad (0.079). Black pixels scattered all over the photo destroy
+#   the class quickly whatever the map says: an artefact of the removal, not evidence (see
+#   Q6). Deletion alone cannot rank these methods; insertion and the two baselines are needed.
+# - With 20 photos, differences of a few hundredths should not be over-read; the ranking
+#   depends on the removal (black, grey, blur), the image size and the step fraction.
 
 # %% [markdown]
 # ## Questions on part two (graded by your instructor)
