@@ -2,12 +2,16 @@
 
   release                 source/ from solutions/, nbgrader generate_assignment, checks
   collect DIR             copy submissions (per-student folders or .zip files) into submitted/
-  autograde [-j N]        grade every new or changed submission, N at a time (sandboxed)
+  autograde [-j N]        grade every new or changed submission on Dask: a local cluster of N
+                          worker processes, or a running one (--scheduler tcp://HOST:8786)
   feedback                feedback/<student>/<assignment>/ (nbgrader HTML + grading_report.html)
   export [--to FILE]      grades.csv and grades_by_cell.csv
   status                  what is released, collected and graded
   formgrader [OPTIONS]    nbgrader's formgrader (grade the written answers by hand): JupyterLab
                           in the course folder, opened at /formgrader (OPTIONS go to jupyter lab)
+  scheduler [OPTIONS]     a Dask scheduler for grading machines (dask scheduler OPTIONS)
+  worker ADDRESS [OPTIONS]  this machine as Dask grading workers (dask worker ADDRESS --nthreads 1
+                          OPTIONS); needs root and bubblewrap, like the grader
 """
 from __future__ import annotations
 
@@ -31,7 +35,9 @@ def main(argv=None) -> int:
     c.add_argument("incoming")
     c.add_argument("-a", "--assignment", action="append")
     g = sp.add_parser("autograde")
-    g.add_argument("-j", "--jobs", type=int, default=2)
+    g.add_argument("-j", "--jobs", type=int, default=2, help="worker processes of the local Dask cluster")
+    g.add_argument("--scheduler", help="a running Dask cluster's scheduler, e.g. tcp://HOST:8786 "
+                                       "(default: $COURSE_GRADER_SCHEDULER, else a local cluster of -j workers)")
     g.add_argument("-a", "--assignment", action="append")
     g.add_argument("-s", "--student", action="append")
     g.add_argument("--force", action="store_true", help="regrade even unchanged, already graded submissions")
@@ -42,13 +48,17 @@ def main(argv=None) -> int:
     e.add_argument("--to")
     sp.add_parser("status")
     sp.add_parser("formgrader", help="nbgrader's formgrader in JupyterLab (options are passed to jupyter lab)")
+    sp.add_parser("scheduler", help="a Dask scheduler for grading workers (options are passed to dask scheduler)")
+    sp.add_parser("worker", help="Dask grading workers on this machine (options are passed to dask worker)")
     j = sp.add_parser("_job")          # internal: one job of a batch
     j.add_argument("assignment")
     j.add_argument("student")
     j.add_argument("--slot", type=int, default=0)
     j.add_argument("--settings-json")
+    j.add_argument("--result", help="write the state and the gradebook records here (JSON)")
+    j.add_argument("--extension-s", type=float, help="the submission's extension, in seconds")
     args, extra = ap.parse_known_args(argv)
-    if extra and args.cmd != "formgrader":
+    if extra and args.cmd not in ("formgrader", "scheduler", "worker"):
         ap.error(f"unrecognized arguments: {' '.join(extra)}")
 
     over = {}
@@ -63,7 +73,15 @@ def main(argv=None) -> int:
         course.collect(args.incoming, args.assignment)
     elif args.cmd == "autograde":
         from .batch import autograde
-        res = autograde(course, args.assignment, args.student, jobs=args.jobs, force=args.force)
+        from .course import GraderError
+        try:
+            res = autograde(course, args.assignment, args.student, jobs=args.jobs, force=args.force,
+                            scheduler=args.scheduler)
+        except KeyboardInterrupt:
+            return 130
+        except (GraderError, OSError) as e:
+            print(f"autograde: {e}", file=sys.stderr)
+            return 2
         return 1 if res["failures"] and any(st == "grader error" for _, _, st in res["failures"]) else 0
     elif args.cmd == "feedback":
         from .batch import feedback
@@ -79,9 +97,34 @@ def main(argv=None) -> int:
                   f"graded={len(done)} to grade={len(todo)}")
     elif args.cmd == "formgrader":
         return formgrader(course, extra)
+    elif args.cmd in ("scheduler", "worker"):
+        from .cluster import dask_command
+        try:
+            argv, env = dask_command(args.cmd, extra)
+        except SystemExit as e:
+            print(f"autograde {args.cmd}: {e}", file=sys.stderr)
+            return 2
+        print(f"autograde {args.cmd}: {' '.join(argv[1:])}", flush=True)
+        os.execve(argv[0], argv, env)
     elif args.cmd == "_job":
-        from .job import Job, run_job
-        st = run_job(Job(course, args.assignment, args.student), args.slot)
+        from . import job as J
+        job = J.Job(course, args.assignment, args.student)
+        if args.extension_s:
+            import datetime
+            with course.gradebook() as gb:
+                gb.update_or_create_student(job.student)
+                gb.update_or_create_submission(job.assignment, job.student,
+                                               extension=datetime.timedelta(seconds=args.extension_s))
+        st = J.run_job(job, args.slot)
+        if args.result:
+            records = None
+            try:
+                records = J.export_records(job)
+            except Exception as e:  # noqa: BLE001
+                st["status"] = "grader error"
+                st["events"].append(f"the gradebook records could not be read ({type(e).__name__}: {e})")
+            with open(args.result, "w") as f:
+                json.dump({"state": st, "records": records}, f)
         print(st["summary"])
     return 0
 

@@ -1,19 +1,15 @@
-"""The instructor's commands over a whole class: autograde in parallel, feedback, export."""
+"""The instructor's commands over a whole class: autograde (on Dask: cluster.py), feedback, export."""
 from __future__ import annotations
 
 import csv
 import html
 import json
-import os
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 from tools import conventions
 
 from . import job as J
-from .course import ROOT, Course, sha_tree
+from .course import Course, sha_tree
 
 DONE = {"graded"}
 
@@ -35,10 +31,13 @@ def pending(course: Course, assignments, students, force=False) -> tuple[list[J.
     return todo, skipped
 
 
-def autograde(course: Course, assignments=None, students=None, jobs: int = 2, force=False, log=print) -> dict:
-    """Grade every (assignment, student) not graded yet, ``jobs`` at a time, each in its own
-    process. Safe to interrupt and re-run: finished ones are skipped (unless ``force``), an
-    unfinished one is graded again from scratch."""
+def autograde(course: Course, assignments=None, students=None, jobs: int = 2, force=False, log=print,
+              scheduler: str | None = None) -> dict:
+    """Grade every (assignment, student) not graded yet, on Dask (cluster.py): a local cluster
+    of ``jobs`` worker processes, or the running cluster at ``scheduler`` (default:
+    $COURSE_GRADER_SCHEDULER). Safe to interrupt and re-run: finished ones are skipped (unless
+    ``force``), an unfinished one is graded again from scratch."""
+    from . import cluster
     assignments = assignments or course.assignments()
     missing = [a for a in assignments if not course._assignment_in_gradebook(a)]
     if missing:
@@ -47,75 +46,8 @@ def autograde(course: Course, assignments=None, students=None, jobs: int = 2, fo
     todo, skipped = pending(course, assignments, students, force)
     if skipped:
         log(f"autograde: {len(skipped)} submission(s) already graded and unchanged (use --force to regrade)")
-    free = list(range(max(1, jobs)))
-    running = {}
-    t0 = time.time()
-    n_done, failures = 0, []
-    logs = course.state / "logs"
-    logs.mkdir(parents=True, exist_ok=True)
-    env = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
-    env.pop(J.sandbox.JOB_ENV, None)
-    while todo or running:
-        while todo and free:
-            job = todo.pop(0)
-            slot = free.pop(0)
-            lf = open(job.log_path, "w")
-            p = subprocess.Popen([sys.executable, "-m", "autograde", "--home", str(course.home), "--root",
-                                  str(course.root), "_job", job.assignment, job.student, "--slot", str(slot)]
-                                 + _setting_args(course),
-                                 stdout=lf, stderr=subprocess.STDOUT, env=env, start_new_session=True, cwd=ROOT)
-            running[slot] = (p, job, time.time(), lf)
-        time.sleep(0.2)
-        for slot, (p, job, ts, lf) in list(running.items()):
-            late = time.time() - ts > course.settings.job_wall_s
-            if p.poll() is None and not late:
-                continue
-            if late:
-                J.sandbox.kill_tree(p)
-                p.wait()
-            lf.close()
-            J.sandbox.kill_slot(slot)
-            del running[slot]
-            free.append(slot)
-            st = job.read_state()
-            if late or st is None or st.get("started", 0) < ts - 1:
-                why = f"the grading job ran past {course.settings.job_wall_s} s" if late else \
-                    f"the grading job ended without a result (exit {p.returncode}); see {lf.name}"
-                st = _failed_job(job, why)
-            n_done += 1
-            if st.get("status") != "graded":
-                failures.append((job.assignment, job.student, st.get("status")))
-            log(f"[{n_done}/{n_done + len(todo) + len(running)}] {job}: {st['score']:g}/{st['max_auto']:g} "
-                f"in {st.get('seconds', 0):.0f} s" + (f" ({st['status']})" if st.get("status") != "graded" else "")
-                + "".join(f"\n      ! {e}" for e in st.get("events", [])[:3]))
-    wall = time.time() - t0
-    if n_done:
-        log(f"autograde: {n_done} submission(s) in {wall:.0f} s ({wall / n_done:.1f} s each, {jobs} worker(s))")
-    return {"graded": n_done, "skipped": len(skipped), "failures": failures, "seconds": wall}
-
-
-def _setting_args(course):
-    return ["--settings-json", json.dumps(course.settings.__dict__)]
-
-
-def _failed_job(job: J.Job, why: str) -> dict:
-    """Record a job that produced no result: zero points, a grader error, the reason."""
-    cells = job.course.grade_cells(job.assignment)
-    results = [{"grade_id": c["grade_id"], "points": c["points"], "kind": c["kind"], "score": 0.0,
-                "status": "failed" if c["kind"] == "code" else "manual", "message": f"not graded: {why}"}
-               for c in cells]
-    state = {"version": J.STATE_VERSION, "assignment": job.assignment, "student": job.student,
-             "hash": sha_tree(job.submission),
-             "status": "grader error", "events": [why], "cells": results, "score": 0.0,
-             "max_auto": sum(r["points"] for r in results if r["kind"] == "code"), "started": time.time(),
-             "notebook": "unknown"}
-    try:
-        J.record(job, results, "ok")
-    except Exception as e:  # noqa: BLE001
-        state["events"].append(f"gradebook not written: {e}")
-    state["summary"] = J.summary_text(state)
-    job.write_state(state)
-    return state
+    res = cluster.autograde(course, todo, workers=jobs, scheduler=scheduler, log=log)
+    return {**res, "skipped": len(skipped)}
 
 
 def hidden_lines(course: Course, a: str) -> list[str]:

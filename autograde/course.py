@@ -13,7 +13,6 @@ import os
 import re
 import shutil
 import stat
-import sys
 import tempfile
 import zipfile
 from pathlib import Path
@@ -93,11 +92,13 @@ class Course:
 
     # ------------------------------------------------------------------ nbgrader config
     def _load_file_config(self):
-        f = self.home / "nbgrader_config.py"
-        if not f.exists():
-            return None
-        from traitlets.config.loader import PyFileConfigLoader
-        return PyFileConfigLoader(f.name, path=str(self.home)).load_config()
+        """nbgrader_config.py of the course folder; a grading worker's scratch course has
+        nbgrader_config.json instead (the instructor's settings as plain data, cluster.py)."""
+        from traitlets.config.loader import JSONFileConfigLoader, PyFileConfigLoader
+        for name, loader in (("nbgrader_config.py", PyFileConfigLoader), ("nbgrader_config.json", JSONFileConfigLoader)):
+            if (self.home / name).exists():
+                return loader(name, path=str(self.home)).load_config()
+        return None
 
     def config(self, **extra):
         """nbgrader's configuration: nbgrader_config.py, then the course-owned settings

@@ -1,6 +1,10 @@
 """Grade one submission of one assignment (one student): the unit of work of a batch.
 
-A :class:`Job` names the unit: one course, one assignment, one student.
+A :class:`Job` names the unit: one course, one assignment, one student. In a batch it runs as
+``python -m autograde _job`` on a Dask worker, in a scratch course that holds the assignment's
+release, a scratch gradebook and this one submission (cluster.py); its state and gradebook
+records (:func:`export_records`) go back to the instructor's side, which writes them
+(:func:`write_records`).
 
 1. Sanity checks of the submission (notebook present and readable, library files present).
 2. ``nbgrader autograde`` for this student, its kernel in the sandbox (sandbox.py), hidden
@@ -177,35 +181,100 @@ def run_nbgrader(job: Job, runtime: Path, uid: int, mode: str) -> dict:
 
 
 # ----------------------------------------------------------------------------- gradebook
-def record(job: Job, results: list[dict], nb_state: str) -> None:
-    """Write the judge's points into the gradebook (creating the records if needed)."""
-    from nbgrader.api import MissingEntry
-    course, a, student = job.course, job.assignment, job.student
-    nbname = a
+@contextlib.contextmanager
+def _gradebook(job: Job, gb=None):
+    """``gb`` (an open nbgrader Gradebook, left open) or the course's, opened for the block."""
+    if gb is not None:
+        yield gb
+        return
+    with job.course.gradebook() as opened:
+        yield opened
+
+
+def _write(job: Job, gb, change) -> None:
+    """Run ``change(gradebook)`` and commit, under the course's lock, retried while SQLite says
+    the database is locked; rolled back on failure."""
     for attempt in range(5):
         try:
-            with gradebook_lock(course), course.gradebook() as gb:
-                gb.update_or_create_student(student)
+            with gradebook_lock(job.course), _gradebook(job, gb) as g:
                 try:
-                    gb.find_submission(a, student)
-                except MissingEntry:
-                    gb.add_submission(a, student)
-                by_id = {r["grade_id"]: r for r in results}
-                subnb = gb.find_submission_notebook(nbname, a, student)
-                for grade in subnb.grades:
-                    r = by_id.get(grade.name)
-                    if r is not None and r["kind"] == "code":
-                        grade.auto_score = float(r["score"])
-                        grade.needs_manual_grade = False
-                    elif nb_state != "ok":     # no notebook: nothing to grade by hand either
-                        grade.auto_score = 0.0
-                        grade.needs_manual_grade = False
-                gb.db.commit()
+                    change(g)
+                    g.db.commit()
+                except BaseException:
+                    g.db.rollback()
+                    raise
             return
         except Exception as e:  # noqa: BLE001 - sqlite "database is locked" under load
             if "locked" not in str(e) or attempt == 4:
                 raise
             time.sleep(1 + attempt)
+
+
+def _submission(g, job: Job, **kw):
+    g.update_or_create_student(job.student)
+    return g.update_or_create_submission(job.assignment, job.student, **kw)
+
+
+def record(job: Job, results: list[dict], nb_state: str, gb=None) -> None:
+    """Write the judge's points into the gradebook (creating the records if needed)."""
+    def change(g):
+        _submission(g, job)
+        by_id = {r["grade_id"]: r for r in results}
+        subnb = g.find_submission_notebook(job.assignment, job.assignment, job.student)
+        for grade in subnb.grades:
+            r = by_id.get(grade.name)
+            if r is not None and r["kind"] == "code":
+                grade.auto_score = float(r["score"])
+                grade.needs_manual_grade = False
+            elif nb_state != "ok":     # no notebook: nothing to grade by hand either
+                grade.auto_score = 0.0
+                grade.needs_manual_grade = False
+    _write(job, gb, change)
+
+
+def export_records(job: Job, gb=None) -> dict | None:
+    """What grading wrote in the gradebook for this submission, as plain data: the submission's
+    timestamp, and per notebook its late penalty, every grade's automatic score and whether it
+    needs grading by hand, every comment's automatic text. None when there is no record."""
+    from nbgrader.api import MissingEntry
+    with _gradebook(job, gb) as g:
+        try:
+            sub = g.find_submission(job.assignment, job.student)
+        except MissingEntry:
+            return None
+        return {"timestamp": sub.timestamp.isoformat() if sub.timestamp else None,
+                "notebooks": {nb.name: {
+                    "late_submission_penalty": nb.late_submission_penalty,
+                    "grades": {gr.name: {"auto_score": gr.auto_score, "needs_manual_grade": bool(gr.needs_manual_grade)}
+                               for gr in nb.grades},
+                    "comments": {c.name: c.auto_comment for c in nb.comments}} for nb in sub.notebooks}}
+
+
+def write_records(job: Job, records: dict, gb=None) -> None:
+    """Write records of :func:`export_records` (made by grading elsewhere, against a scratch
+    gradebook) into this course's gradebook. Idempotent: one submission per (student,
+    assignment), created or updated; the hand-grading fields (manual scores and comments) are
+    never touched, as nbgrader's own autograde leaves them."""
+    from nbgrader.api import MissingEntry
+
+    def change(g):
+        _submission(g, job, **({"timestamp": records["timestamp"]} if records.get("timestamp") else {}))
+        for name, r in records.get("notebooks", {}).items():
+            try:
+                subnb = g.find_submission_notebook(name, job.assignment, job.student)
+            except MissingEntry:
+                continue
+            if "late_submission_penalty" in r:
+                subnb.late_submission_penalty = r["late_submission_penalty"]
+            for grade in subnb.grades:
+                v = r.get("grades", {}).get(grade.name)
+                if v is not None:
+                    grade.auto_score = None if v["auto_score"] is None else float(v["auto_score"])
+                    grade.needs_manual_grade = bool(v["needs_manual_grade"])
+            for comment in subnb.comments:
+                if comment.name in r.get("comments", {}):
+                    comment.auto_comment = r["comments"][comment.name]
+    _write(job, gb, change)
 
 
 def annotate(job: Job, results: list[dict], summary: str) -> bool:

@@ -432,8 +432,9 @@ class Judge:
             detail = f"{type(e).__name__}: {e}" if str(e) else type(e).__name__
             if line in hidden:
                 return False, f"a hidden test failed ({type(e).__name__})"
-            if checks:
-                return False, f"{checks[-1].name} failed: {detail}"
+            if checks:       # the check the cell called, not the checks' own helpers (_expect, ...)
+                named = [fs for fs in checks if fs.name.startswith("check")] or checks
+                return False, f"{named[0].name} failed: {detail}"
             return False, f"a test failed: {detail}"
         return True, "passed (all tests, hidden ones included)"
 

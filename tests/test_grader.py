@@ -25,40 +25,10 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests" / "fixtures"))
 from autograde import batch, codec, sandbox  # noqa: E402
 from autograde.course import Course  # noqa: E402
+from minicourse import mini_root  # noqa: E402
 
 WHY = sandbox.available()
 pytestmark = pytest.mark.skipif(WHY is not None, reason=f"no sandbox here: {WHY}")
-MINI_EXERCISES = ["normalize_filters", "pairwise_distances", "receptive_field"]
-
-
-def _src(c):
-    return c["source"] if isinstance(c["source"], str) else "".join(c["source"])
-
-
-def mini_root(dest: Path) -> Path:
-    """A project with the real library and a three-exercise version of notebook 1."""
-    import ast
-    shutil.copytree(ROOT / "solutions" / "helpers", dest / "solutions" / "helpers",
-                    ignore=shutil.ignore_patterns("__pycache__"))
-    nb = json.loads((ROOT / "solutions" / "notebooks" / "01_features.ipynb").read_text())
-    cells, first = [nb["cells"][0]], None
-    for c in nb["cells"]:
-        if c["cell_type"] == "code" and first is None:
-            lines = _src(c).splitlines()
-            keep = [l for l in lines if l.startswith(("%", "import ", "from ", "for _p", "    ", "        "))]
-            first = dict(c, source="\n".join(keep), outputs=[], execution_count=None)
-            ast.parse("\n".join(l for l in keep if not l.startswith("%")))
-            cells.append(first)
-    for i, c in enumerate(nb["cells"]):
-        md = c["metadata"].get("nbgrader", {})
-        s = _src(c)
-        if any(f'check("{e}")' in s for e in MINI_EXERCISES) or md.get("grade_id") in \
-                [f"nb1_{e}" for e in MINI_EXERCISES] + ["nb1_q1"]:
-            cells.append(c)
-    nb["cells"] = cells
-    (dest / "solutions" / "notebooks").mkdir(parents=True)
-    (dest / "solutions" / "notebooks" / "01_features.ipynb").write_text(json.dumps(nb, indent=1))
-    return dest
 
 
 # ----------------------------------------------------------------------------- fast unit tests
@@ -274,7 +244,9 @@ def test_autograde_resumes_after_interruption(mini, tmp_path):
     mini.collect(inc, [a], log=lambda *x: None)
     for s in ("resume_good", "resume_missing_notebook"):
         J.Job(mini, a, s).state_path.unlink(missing_ok=True)
-    st = J.run_job(J.Job(mini, a, "resume_missing_notebook"))    # the one that finished before the kill
+    from autograde.cluster import claimed_slot
+    with claimed_slot() as slot:                                  # the one that finished before the kill
+        st = J.run_job(J.Job(mini, a, "resume_missing_notebook"), slot)
     assert st["status"] == "graded"
     r = batch.autograde(mini, [a], ["resume_good", "resume_missing_notebook"], jobs=1, log=lambda *x: None)
     assert r["graded"] == 1 and r["skipped"] == 1
@@ -353,3 +325,14 @@ def test_postgresql_gradebook(postgres, tmp_path, monkeypatch):
     full = sum(c["points"] for c in course.grade_cells(a) if c["kind"] == "code")
     assert float(rows["good"]["raw_score"]) == full and float(rows["missing_notebook"]["raw_score"]) == 0
     assert float(rows["good"]["max_score"]) == course.points(a)
+    # the records graded on the workers (a scratch SQLite gradebook each) written here, in full
+    points = {c["grade_id"]: c["points"] for c in course.grade_cells(a)}
+    code = {g for g, c in zip(points, course.grade_cells(a)) if c["kind"] == "code"}
+    with course.gradebook() as gb:
+        assert sorted(s.student.id for s in gb.assignment_submissions(a)) == ["good", "missing_notebook"]
+        for s, want in (("good", lambda g: points[g] if g in code else 0.0), ("missing_notebook", lambda g: 0.0)):
+            nb = gb.find_submission_notebook(a, a, s)
+            assert {g.name: (g.auto_score, g.needs_manual_grade) for g in nb.grades} == \
+                {g: (want(g), False) for g in points}, s
+            assert {c.name: c.auto_comment for c in nb.comments} == \
+                {"nb1_q1": "No response." if s == "good" else None}, s

@@ -1,6 +1,6 @@
 # nbgrader settings for the students' and the instructor's servers on JupyterHub (mounted at
-# /etc/jupyter/nbgrader_config.py by values.yaml). Autograding itself runs on grading
-# machines with `bash course.sh grade ...` (see autograde/README.md), not in these pods.
+# /etc/jupyter/nbgrader_config.py by values.yaml). Autograding itself runs on Dask workers
+# (graders.yaml, or grading machines; see autograde/README.md), sent by `bash course.sh grade autograde`.
 c = get_config()  # noqa: F821
 c.CourseDirectory.course_id = "cnn-vis"
 c.Exchange.root = "/srv/nbgrader/exchange"        # shared ReadWriteMany volume, mode 0777 + sticky bit
