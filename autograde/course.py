@@ -1,6 +1,6 @@
 """The nbgrader course: where things are, which assignments exist, release and collect.
 
-Assignments are discovered from ``solutions/notebooks/NN_name.ipynb``: every notebook with
+Assignments are discovered from the notebook sources ``solutions/notebooks/NN_name.py``: every notebook with
 at least one nbgrader grade cell is an assignment named like the notebook (the setup
 notebook has none and is not graded). Nothing is hard-coded: notebooks added later are
 picked up by the next ``release``.
@@ -17,6 +17,7 @@ import tempfile
 import zipfile
 from pathlib import Path
 
+from tools import notebooks as notebook_sources
 from tools import release as release_tool
 from tools.conventions import HIDDEN_BEGIN, MODEL_ANSWER, SOLUTION_BEGIN
 
@@ -73,16 +74,20 @@ class Course:
         return url or f"sqlite:///{self.home / 'gradebook.db'}"
 
     def assignments(self) -> list[str]:
-        """Every solved notebook with graded cells, in course order."""
-        out = []
-        for p in sorted((self.root / "solutions" / "notebooks").glob("*.ipynb")):
+        """Every notebook source (``solutions/notebooks/NN_name.py``) with graded cells, in
+        course order."""
+        return [a for a, nb in self._notebooks().items()
+                if any(c.get("metadata", {}).get("nbgrader", {}).get("grade") for c in nb["cells"])]
+
+    def _notebooks(self) -> dict:
+        """{name: the full notebook of its source} (read once per Course)."""
+        if getattr(self, "_nb_cache", None) is None:
             try:
-                nb = json.loads(p.read_text())
-            except ValueError as e:
-                raise GraderError(f"{p}: not valid JSON: {e}") from None
-            if any(c.get("metadata", {}).get("nbgrader", {}).get("grade") for c in nb.get("cells", [])):
-                out.append(p.stem)
-        return out
+                self._nb_cache = {p.stem: release_tool.source_notebook(p) for p in notebook_sources.sources(self.root)}
+            except Exception as e:  # noqa: BLE001 - a broken source: say which
+                raise GraderError(f"a notebook source under {self.root / 'solutions' / 'notebooks'} "
+                                  f"could not be read: {e}") from None
+        return self._nb_cache
 
     def source_notebook(self, a: str) -> Path:
         return self.source / a / f"{a}.ipynb"
@@ -130,18 +135,13 @@ class Course:
 
     # ------------------------------------------------------------------ release
     def write_sources(self) -> dict[str, bool]:
-        """source/<a>/: the solved notebook (outputs cleared) and the stubbed helpers,
+        """source/<a>/: the notebook made from its source (no outputs) and the stubbed helpers,
         written with the project's release tool. Returns {assignment: changed}."""
         plan = release_tool.plan(self.root)
         helpers = {p: data for p, data in plan.items() if p.parts[0] == "helpers"}
         changed = {}
         for a in self.assignments():
-            nb = json.loads((self.root / "solutions" / "notebooks" / f"{a}.ipynb").read_text())
-            for cell in nb["cells"]:
-                if cell["cell_type"] == "code":
-                    cell["outputs"], cell["execution_count"] = [], None
-                cell.get("metadata", {}).pop("execution", None)
-            nb.get("metadata", {}).pop("widgets", None)
+            nb = self._notebooks()[a]
             want = {Path(f"{a}.ipynb"): release_tool.dump_notebook(nb).encode(), **helpers}
             dest = self.source / a
             before = sha_tree(dest)

@@ -92,13 +92,16 @@ def available() -> str | None:
     return None
 
 
-def data_dir() -> Path | None:
-    """The course data folder the notebooks read (as helpers.data looks for it)."""
-    root = Path(__file__).resolve().parents[1]
-    for p in (os.environ.get("COURSE_DATA"), root / "data", root.parent / "shared" / "data"):
-        if p and Path(p).is_dir():
-            return Path(p).resolve()
-    return None
+def data_dirs() -> list[Path]:
+    """The course data folders the notebooks read, found by the library's own rule
+    (``helpers.data.candidate_roots`` for this project): those that exist, resolved. They
+    are mounted read-only and named in ``COURSE_DATA`` inside the sandbox."""
+    from helpers.data import candidate_roots
+    found = []
+    for p in candidate_roots(Path(__file__).resolve().parents[1]):
+        if p.is_dir() and p.resolve() not in found:
+            found.append(p.resolve())
+    return found
 
 
 def _python_binds() -> list[tuple[Path, Path]]:
@@ -122,9 +125,9 @@ def clean_env(home: str = "/tmp", extra: dict | None = None) -> dict:
         "PYTHONDONTWRITEBYTECODE": "1", "PYTHONNOUSERSITE": "1",
         "NBGRADER_EXECUTION": "autograde", "COURSE_FAST": "1",
     }
-    d = data_dir()
-    if d:
-        env["COURSE_DATA"] = str(d)
+    dirs = data_dirs()
+    if dirs:
+        env["COURSE_DATA"] = os.pathsep.join(map(str, dirs))
     env.update(extra or {})
     return env
 
@@ -148,8 +151,7 @@ def bwrap_argv(cmd: list[str], *, workdir: Path, uid: int, limits: Limits, env: 
             a += ["--symlink", os.readlink(p), str(p)]
         elif p.is_dir():
             a += ["--ro-bind", str(p), str(p)]
-    d = data_dir()
-    ro_binds = [*_python_binds(), *[(q, q) for q in [d] if q], *[(Path(p).resolve(),) * 2 for p in ro]]
+    ro_binds = [*_python_binds(), *[(q, q) for q in data_dirs()], *[(Path(p).resolve(),) * 2 for p in ro]]
     rw_binds = [workdir, *[Path(p).resolve() for p in rw]]
     targets = [dest for _, dest in ro_binds] + rw_binds
     system = [Path(p) for p in ("/usr", "/etc", "/proc", "/dev", "/tmp")]
