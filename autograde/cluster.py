@@ -211,14 +211,37 @@ def cache_root() -> Path:
     return Path(os.environ.get(CACHE_ENV) or Path(tempfile.gettempdir()) / "cnnvis-grader-cache")
 
 
+CACHE_KEEP_S = 24 * 3600        # a release not used for a day leaves the cache
+
+
+def _prune(root: Path, keep: str) -> None:
+    """Remove releases not used for CACHE_KEEP_S (and unfinished copies an hour old)."""
+    now = time.time()
+    for d in root.iterdir() if root.is_dir() else []:
+        try:
+            if d.name == keep:
+                continue
+            if d.name.startswith(".incoming-"):
+                if now - d.stat().st_mtime > 3600:
+                    shutil.rmtree(d, ignore_errors=True)
+            elif now - (d / "READY").stat().st_mtime > CACHE_KEEP_S:
+                shutil.rmtree(d, ignore_errors=True)
+        except OSError:
+            continue
+
+
 def materialize(release: Release) -> Path:
     """The release as files in this machine's cache (``<cache>/<key>/``: ``blobs/``,
     ``source/<a>/``, ``gradebook.db``, ``nbgrader_config.json``), written once: whoever comes
-    later (another worker process of the machine, the next batch) finds it there."""
+    later (another worker process of the machine, the next batch) finds it there. Each use
+    marks it (``READY``'s time); releases unused for a day are removed."""
     root = cache_root()
     dest = root / release.key
     if (dest / "READY").is_file():
+        with contextlib.suppress(OSError):
+            os.utime(dest / "READY")
         return dest
+    _prune(root, release.key)
     root.mkdir(parents=True, exist_ok=True)
     os.chmod(root, 0o700)
     tmp = Path(tempfile.mkdtemp(prefix=".incoming-", dir=root))

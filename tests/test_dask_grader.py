@@ -167,6 +167,22 @@ def test_sandbox_slots_never_collide_on_one_machine(tmp_path, monkeypatch):
     assert sandbox.slot_uids(3) == (sandbox.UID_BASE + 6, sandbox.UID_BASE + 7)
 
 
+def test_the_release_cache_is_written_once_and_pruned(tmp_path, monkeypatch):
+    from autograde import cluster
+    monkeypatch.setenv(cluster.CACHE_ENV, str(tmp_path))
+    blob = b"x = 1\n"
+    release = cluster.Release(blobs={cluster._sha(blob): blob},
+                              trees={"01_a": {"helpers/a.py": cluster._sha(blob)}}, gradebook=b"db", config={}, key="k1")
+    d = cluster.materialize(release)
+    assert (d / "source" / "01_a" / "helpers" / "a.py").read_bytes() == blob and (d / "READY").is_file()
+    (d / "gradebook.db").write_bytes(b"changed")
+    assert cluster.materialize(release) == d and (d / "gradebook.db").read_bytes() == b"changed"   # once
+    old = time.time() - cluster.CACHE_KEEP_S - 60
+    os.utime(d / "READY", (old, old))
+    release.key = "k2"
+    assert cluster.materialize(release).name == "k2" and not d.exists(), "a release unused for a day is removed"
+
+
 def test_grading_machines_start_with_the_course_settings():
     from autograde import cluster
     argv, env = cluster.dask_command("worker", ["tcp://10.0.0.10:8786", "--nworkers", "8"], environ={})

@@ -80,7 +80,12 @@ class CpuMeter:
         if self.group is not None:
             with contextlib.suppress(OSError):
                 (self.base / "cgroup.procs").write_text(str(os.getpid()))
-                self.group.rmdir()
+            for _ in range(50):            # the last processes of the batch may still be exiting
+                try:
+                    self.group.rmdir()
+                    break
+                except OSError:
+                    time.sleep(0.2)
         return used
 
 
