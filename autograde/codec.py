@@ -225,3 +225,56 @@ def _arr(spec, blobs, used) -> np.ndarray:
     if n * dt.itemsize != len(blobs[i]):
         raise DecodeError("array size does not match its data")
     return np.frombuffer(blobs[i], dtype=dt).reshape(shape).copy()
+
+
+# ----------------------------------------------------------------------------- effects of a call
+def module_signature(m):
+    import torch
+    out = []
+    for name, sub in torch.nn.Module.named_modules(m):
+        t = type(sub)
+        hooks = sum(len(getattr(sub, h, {})) for h in ("_forward_hooks", "_forward_pre_hooks", "_backward_hooks",
+                                                          "_backward_pre_hooks"))
+        out.append([name, f"{t.__module__}.{t.__qualname__}", getattr(sub, "inplace", None), hooks])
+    return out
+
+
+def snapshot(args, kwargs):
+    """Before a call of the student's function (worker side): what to watch among its
+    arguments (tensors, modules, random generators), to report what the call did to them."""
+    import torch
+    snaps = []
+    for path, v in [(["args", i], a) for i, a in enumerate(args)] + [(["kwargs", k], a) for k, a in kwargs.items()]:
+        if isinstance(v, torch.Tensor) and v.numel() <= 5_000_000:
+            snaps.append((path, v, "tensor", torch.Tensor.detach(v).clone()))
+        elif isinstance(v, torch.nn.Module):
+            snaps.append((path, v, "module", module_signature(v)))
+        elif isinstance(v, torch.Generator):
+            snaps.append((path, v, "torch_generator", None))
+        elif type(v).__module__.startswith("numpy.random") and hasattr(v, "bit_generator"):
+            snaps.append((path, v, "np_generator", None))
+    return snaps
+
+
+def effects(snaps) -> list[dict]:
+    """After the call: what it did to the watched arguments, as plain data (changed tensor
+    contents and gradients, new generator states, replaced layers or hooks left behind).
+    The judge replays these on its own objects (``judge._apply_effects``)."""
+    import torch
+    eff = []
+    for path, v, kind, before in snaps:
+        if kind == "tensor":
+            now = torch.Tensor.detach(v)
+            changed = now.shape != before.shape or now.dtype != before.dtype or \
+                now.cpu().numpy().tobytes() != before.cpu().numpy().tobytes()
+            g = v.grad
+            eff.append({"path": path, "kind": "tensor", "data": now if changed else None, "grad": g})
+        elif kind == "torch_generator":      # a random generator advances: the caller's copy must too
+            eff.append({"path": path, "kind": kind, "state": v.get_state()})
+        elif kind == "np_generator":
+            eff.append({"path": path, "kind": kind, "state": v.bit_generator.state})
+        else:
+            after = module_signature(v)
+            if after != before:
+                eff.append({"path": path, "kind": "module", "modules": after, "before": before})
+    return eff

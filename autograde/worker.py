@@ -45,53 +45,6 @@ def _error(e: BaseException) -> dict:
             "message": msg, "where": _where(e.__traceback__)}
 
 
-def _signature(m):
-    import torch
-    out = []
-    for name, sub in torch.nn.Module.named_modules(m):
-        t = type(sub)
-        hooks = sum(len(getattr(sub, h, {})) for h in ("_forward_hooks", "_forward_pre_hooks", "_backward_hooks",
-                                                          "_backward_pre_hooks"))
-        out.append([name, f"{t.__module__}.{t.__qualname__}", getattr(sub, "inplace", None), hooks])
-    return out
-
-
-def _snapshot(args, kwargs):
-    import torch
-    snaps = []
-    for path, v in [(["args", i], a) for i, a in enumerate(args)] + [(["kwargs", k], a) for k, a in kwargs.items()]:
-        if isinstance(v, torch.Tensor) and v.numel() <= 5_000_000:
-            snaps.append((path, v, "tensor", torch.Tensor.detach(v).clone()))
-        elif isinstance(v, torch.nn.Module):
-            snaps.append((path, v, "module", _signature(v)))
-        elif isinstance(v, torch.Generator):
-            snaps.append((path, v, "torch_generator", None))
-        elif type(v).__module__.startswith("numpy.random") and hasattr(v, "bit_generator"):
-            snaps.append((path, v, "np_generator", None))
-    return snaps
-
-
-def _effects(snaps):
-    import torch
-    eff = []
-    for path, v, kind, before in snaps:
-        if kind == "tensor":
-            now = torch.Tensor.detach(v)
-            changed = now.shape != before.shape or now.dtype != before.dtype or \
-                now.cpu().numpy().tobytes() != before.cpu().numpy().tobytes()
-            g = v.grad
-            eff.append({"path": path, "kind": "tensor", "data": now if changed else None, "grad": g})
-        elif kind == "torch_generator":      # a random generator advances: the caller's copy must too
-            eff.append({"path": path, "kind": kind, "state": v.get_state()})
-        elif kind == "np_generator":
-            eff.append({"path": path, "kind": kind, "state": v.bit_generator.state})
-        else:
-            after = _signature(v)
-            if after != before:
-                eff.append({"path": path, "kind": "module", "modules": after, "before": before})
-    return eff
-
-
 def main():
     import cloudpickle
     import torch
@@ -124,10 +77,10 @@ def main():
             for part in req["qualname"].split("."):
                 fn = getattr(fn, part)
             args, kwargs = req["args"], req["kwargs"]
-            snaps = _snapshot(args, kwargs)
+            snaps = codec.snapshot(args, kwargs)
             value = fn(*args, **kwargs)
             try:
-                head = codec.encode({"ok": value, "effects": _effects(snaps)}, out_blobs)
+                head = codec.encode({"ok": value, "effects": codec.effects(snaps)}, out_blobs)
             except TypeError as e:
                 out_blobs = []
                 head = codec.encode({"bad_return": str(e)[:500]}, out_blobs)

@@ -299,12 +299,10 @@ def _check_channel_unit(act, channel, unit, layer):
 def plain_gradient(model, x, layer, channel, unit=None) -> torch.Tensor:
     """The ordinary gradient of the same objective as :func:`guided_backprop` (for comparison)."""
     x = _check_one(model, x).clone().requires_grad_(True)
-    with model.trace(layer, keep_graph=True) as t:
-        model(x)
-    act = t.activations[layer]
+    act = model.activations(x, layer, keep_graph=True)[layer]      # the forward pass stops at the layer
     _check_channel_unit(act, channel, unit, layer)
-    (act[0, channel].sum() if unit is None else act[0, channel, unit[0], unit[1]]).backward()
-    return x.grad[0].detach().cpu()
+    objective = act[0, channel].sum() if unit is None else act[0, channel, unit[0], unit[1]]
+    return torch.autograd.grad(objective, x)[0][0].detach().cpu()
 
 
 # ============================================================================ 6-7. CAM

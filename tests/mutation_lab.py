@@ -141,38 +141,6 @@ def graded_cells(notebooks_dir: Path) -> dict[str, tuple[Path, dict]]:
     return out
 
 
-def _snapshot(args, kwargs):
-    """What the worker records before a call (autograde/worker.py: _snapshot)."""
-    import torch
-    snaps = []
-    for path, v in [(["args", i], a) for i, a in enumerate(args)] + [(["kwargs", k], a) for k, a in kwargs.items()]:
-        if isinstance(v, torch.Tensor):
-            snaps.append((path, v, "tensor", v.detach().clone()))
-        elif isinstance(v, torch.Generator):
-            snaps.append((path, v, "torch_generator", None))
-        elif type(v).__module__.startswith("numpy.random") and hasattr(v, "bit_generator"):
-            snaps.append((path, v, "np_generator", None))
-    return snaps
-
-
-def _effects(snaps):
-    """What the worker sends back after a call (autograde/worker.py: _effects), without the
-    module signatures (no exercise replaces a layer)."""
-    import torch
-    eff = []
-    for path, v, kind, before in snaps:
-        if kind == "tensor":
-            now = v.detach()
-            changed = now.shape != before.shape or now.dtype != before.dtype or not torch.equal(now, before)
-            eff.append({"path": path, "kind": "tensor", "data": now.clone() if changed else None,
-                        "grad": None if v.grad is None else v.grad.clone()})
-        elif kind == "torch_generator":
-            eff.append({"path": path, "kind": kind, "state": v.get_state()})
-        else:
-            eff.append({"path": path, "kind": kind, "state": v.bit_generator.state})
-    return eff
-
-
 @contextlib.contextmanager
 def _as_in_another_process():
     """cloudpickle rebuilds a class defined in a function (a test's model) as the class itself
@@ -222,13 +190,14 @@ class _WorkerRandom:
 def _proxy(fn, qualname, worker_random):
     import cloudpickle
     from autograde import codec
+    from autograde.codec import effects, snapshot
     from autograde.judge import _apply_effects, _raised, _resolve_namedtuple
 
     def proxy(*args, **kwargs):
         blob = cloudpickle.dumps((args, kwargs))
         with _as_in_another_process():
             a, k = cloudpickle.loads(blob)
-        snaps = _snapshot(a, k)
+        snaps = snapshot(a, k)
         try:
             with worker_random.inside():
                 value = fn(*a, **k)
@@ -243,7 +212,7 @@ def _proxy(fn, qualname, worker_random):
             from autograde.judge import BadReturn
             raise BadReturn(qualname, f"returned something the grader does not accept: {e}") from None
         value = codec.decode(head, blobs, _resolve_namedtuple)
-        _apply_effects(_effects(snaps), args, kwargs)
+        _apply_effects(effects(snaps), args, kwargs)
         return value
     functools.update_wrapper(proxy, fn)
     return proxy
