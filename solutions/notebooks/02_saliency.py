@@ -471,6 +471,7 @@ for _steps, _base in [(5, None), (7, _b)]:
 # texture).
 
 # %%
+# NBVAL_IGNORE_OUTPUT
 SG_N, IG_STEPS = pick(25, 4), pick(32, 4)
 rows = {}
 for k, x in tqdm(inputs.items(), desc="SmoothGrad and IG", leave=False):
@@ -497,6 +498,7 @@ compare(rows, size=2.0)
 # the blurred baseline is closer to the photo, so its path is shorter and its gap smaller.
 
 # %%
+# NBVAL_IGNORE_OUTPUT
 x, t = inputs["cat"], targets["cat"]
 for steps in pick([8, 32, 128], [2, 4]):
     c = Tr.completeness(model, x, t, Tr.integrated_gradients(model, x, t, steps=steps))
@@ -544,6 +546,7 @@ assert torch.equal(_w2["net.fc.weight"], _w["net.fc.weight"]) and not torch.equa
 # windows every 16 px.
 
 # %%
+# NBVAL_IGNORE_OUTPUT
 methods = Tr.standard_methods(smoothgrad_n=pick(16, 2), ig_steps=pick(16, 2), occlusion_stride=pick(16, 32))
 cascade = Tr.cascading_randomization(model, inputs["cat"], targets["cat"], methods,
                                      layers=Tr.cascade_steps(model, pick(5, 2)))
