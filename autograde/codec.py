@@ -241,9 +241,10 @@ def module_signature(m):
 
 def snapshot(args, kwargs):
     """Before a call of the student's function (worker side): what to watch among its
-    arguments (tensors, modules, random generators), to report what the call did to them."""
+    arguments (tensors, modules, random generators) and the process's global torch random
+    state, to report what the call did to them."""
     import torch
-    snaps = []
+    snaps = [(None, None, "torch_global_rng", torch.random.get_rng_state())]
     for path, v in [(["args", i], a) for i, a in enumerate(args)] + [(["kwargs", k], a) for k, a in kwargs.items()]:
         if isinstance(v, torch.Tensor) and v.numel() <= 5_000_000:
             snaps.append((path, v, "tensor", torch.Tensor.detach(v).clone()))
@@ -258,7 +259,8 @@ def snapshot(args, kwargs):
 
 def effects(snaps) -> list[dict]:
     """After the call: what it did to the watched arguments, as plain data (changed tensor
-    contents and gradients, new generator states, replaced layers or hooks left behind).
+    contents and gradients, new generator states, replaced layers or hooks left behind, a
+    global random state that changed).
     The judge replays these on its own objects (``judge._apply_effects``)."""
     import torch
     eff = []
@@ -269,6 +271,9 @@ def effects(snaps) -> list[dict]:
                 now.cpu().numpy().tobytes() != before.cpu().numpy().tobytes()
             g = v.grad
             eff.append({"path": path, "kind": "tensor", "data": now if changed else None, "grad": g})
+        elif kind == "torch_global_rng":     # drew from (or re-seeded) the global stream: the caller's changes too
+            if not torch.equal(torch.random.get_rng_state(), before):
+                eff.append({"path": None, "kind": kind})
         elif kind == "torch_generator":      # a random generator advances: the caller's copy must too
             eff.append({"path": path, "kind": kind, "state": v.get_state()})
         elif kind == "np_generator":

@@ -286,6 +286,9 @@ def _apply_effects(effects, args, kwargs):
     for eff in effects if isinstance(effects, list) else []:
         if not isinstance(eff, dict):
             continue
+        if eff.get("kind") == "torch_global_rng":   # the student's code changed the worker's global random
+            torch.rand(1)                           # state: the judge's own global state moves on as well
+            continue
         path = eff.get("path")
         try:
             target = args[path[1]] if path[0] == "args" else kwargs[path[1]]

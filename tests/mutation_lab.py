@@ -197,10 +197,11 @@ def _proxy(fn, qualname, worker_random):
         blob = cloudpickle.dumps((args, kwargs))
         with _as_in_another_process():
             a, k = cloudpickle.loads(blob)
-        snaps = snapshot(a, k)
         try:
             with worker_random.inside():
+                snaps = snapshot(a, k)
                 value = fn(*a, **k)
+                eff = effects(snaps)
         except Exception as e:  # noqa: BLE001 - the judge sees the type's name and the message
             t = type(e)
             name = t.__qualname__ if t.__module__ == "builtins" else f"{t.__module__}.{t.__qualname__}"
@@ -212,7 +213,7 @@ def _proxy(fn, qualname, worker_random):
             from autograde.judge import BadReturn
             raise BadReturn(qualname, f"returned something the grader does not accept: {e}") from None
         value = codec.decode(head, blobs, _resolve_namedtuple)
-        _apply_effects(effects(snaps), args, kwargs)
+        _apply_effects(eff, args, kwargs)
         return value
     functools.update_wrapper(proxy, fn)
     return proxy
@@ -315,7 +316,7 @@ def main(argv=None) -> int:
             r = judge_mutation(m, nbdir)
         except CatalogueRot as e:
             r = {"id": m.id, "rot": str(e)}
-        r["harmless"], r["judge_blind"], r["phrase"] = m.harmless, m.judge_blind, m.phrase
+        r["harmless"], r["phrase"] = m.harmless, m.phrase
         results.append(r)
         if "rot" in r:
             print(f"ROT      {m.id}: {r['rot']}", flush=True)

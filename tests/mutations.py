@@ -10,8 +10,7 @@ the catalogue cannot rot silently) and either
 - ``harmless``: why the edit does not change what the function is for (then the local check
   and the graded cell must both pass, so the claim is tested too).
 
-``judge_blind``: the grader cannot see this mistake by design (the reason is given); the
-local check must still name it. ``check``: the check that names it, when not the exercise's
+``check``: the check that names it, when not the exercise's
 own. The machinery is in ``tests/mutation_lab.py``; ``tests/test_mutations.py`` runs it.
 """
 from __future__ import annotations
@@ -27,14 +26,13 @@ class Mutation:
     edits: tuple                # ((old, new), ...)
     phrase: str = ""
     harmless: str = ""
-    judge_blind: str = ""
     check: str = ""
 
 
 MUTATIONS: list[Mutation] = []
 
 
-def mut(where: str, what: str, phrase: str, *edits, harmless: str = "", judge_blind: str = "", check: str = ""):
+def mut(where: str, what: str, phrase: str, *edits, harmless: str = "", check: str = ""):
     module, function = where.split(".", 1)
     key = function.split(".")[0]
     if "." in function:  # a method: the exercise's key is the class name in snake case
@@ -42,7 +40,7 @@ def mut(where: str, what: str, phrase: str, *edits, harmless: str = "", judge_bl
         key = re.sub(r"(?<!^)(?=[A-Z])", "_", key).lower()
     assert edits and all(len(e) == 2 for e in edits), what
     assert bool(phrase) != bool(harmless), f"{what}: a phrase or a reason it is harmless"
-    MUTATIONS.append(Mutation(f"{key}/{what}", module, function, tuple(edits), phrase, harmless, judge_blind, check))
+    MUTATIONS.append(Mutation(f"{key}/{what}", module, function, tuple(edits), phrase, harmless, check))
 
 
 # ============================================================================ notebook 1: features
@@ -295,8 +293,7 @@ mut(T + "integrated_gradients", "last-batch-dropped", "last, smaller batch",
 mut(T + "randomized_weights", "no-copy", "copy.deepcopy",
     ("randomized = copy.deepcopy(model)", "randomized = model"))
 mut(T + "randomized_weights", "no-fork-rng", "fork_rng",
-    ("with torch.random.fork_rng(), torch.no_grad():", "with torch.no_grad():"),
-    judge_blind="the global random state it changes is the worker's; only returned values reach the judge")
+    ("with torch.random.fork_rng(), torch.no_grad():", "with torch.no_grad():"))
 mut(T + "randomized_weights", "bottom-up", "from the top",
     ("for name in chosen:", "for name in reversed(chosen):"))
 mut(T + "randomized_weights", "only-down-to", "from the top (the classifier) down to down_to",

@@ -99,6 +99,30 @@ def test_codec_accepts_plain_data_and_rejects_everything_else():
             codec.decode(head, blobs)
 
 
+def test_a_call_that_changes_the_global_random_state_changes_the_callers():
+    """The worker reports what a call did to the process's global torch random state, and the
+    judge's own state moves on too: a check that the caller's random numbers were left alone
+    (``randomized_weights`` without ``fork_rng``) sees through the sandbox."""
+    import torch
+    from autograde.judge import _apply_effects
+
+    def judged(call):                   # worker side, then across the codec, then the judge side
+        snaps = codec.snapshot((), {})
+        call()
+        blobs = []
+        eff = codec.decode(json.dumps(codec.encode(codec.effects(snaps), blobs)).encode(), blobs)
+        before = torch.random.get_rng_state()
+        _apply_effects(eff, (), {})
+        return not torch.equal(torch.random.get_rng_state(), before)
+
+    def forked():
+        with torch.random.fork_rng():
+            torch.manual_seed(3)
+            torch.rand(2)
+    assert judged(lambda: torch.manual_seed(3)) and judged(lambda: torch.rand(1))
+    assert not judged(forked) and not judged(lambda: torch.rand(2, generator=torch.Generator().manual_seed(0)))
+
+
 def test_collect_is_safe_and_idempotent(tmp_path):
     root = mini_root(tmp_path / "root")
     course = Course(tmp_path / "home", root)
