@@ -1,4 +1,4 @@
-"""The machinery of the mutation tests (the catalogue itself is ``tests/mutations.py``).
+"""The machinery of the mutation tests (the catalogue itself is ``tests/mutations.toml``).
 
 A mutation is a small textual edit of an exercise's solution (old snippet -> new snippet,
 inside the function's ``### BEGIN SOLUTION`` region). :func:`mutated` compiles the edited

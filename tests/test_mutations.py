@@ -1,4 +1,4 @@
-"""The mutation catalogue (tests/mutations.py) against the local checks and the graded cells.
+"""The mutation catalogue (tests/mutations.toml) against the local checks and the graded cells.
 
 Every realistic mistake in the catalogue, applied to the instructor's library one at a time:
 its local check must fail with a message that names it, and its graded cell (hidden tests
