@@ -123,7 +123,8 @@ def sync(root: Path = ROOT, names=None, log=print) -> list[Path]:
                 else:
                     missing += 1
         if old is not None:
-            nb.metadata = {**old.metadata, **nb.metadata}
+            nb.metadata = {**old.metadata, **nb.metadata,   # the kernel's language_info is the executed one's
+                           "language_info": old.metadata.get("language_info", nb.metadata.get("language_info"))}
         nbformat.write(nb, str(solved))
         if missing:
             stale.append(solved)

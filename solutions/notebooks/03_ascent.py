@@ -15,7 +15,7 @@
 # %% [markdown]
 # # 3. Gradient ascent and adversarial examples: what does the network want to see?
 #
-# **Time for a full run: about 3 minutes on a laptop CPU** (under a minute in fast mode, `COURSE_FAST=1`).
+# **Time for a full run: about 2.5 minutes on a laptop CPU** (under a minute in fast mode, `COURSE_FAST=1`).
 #
 # Notebooks 1 and 2 looked at what a network does with a *given* image. Here we turn it
 # around and **optimize the image**: hold the network fixed, and change the pixels by gradient

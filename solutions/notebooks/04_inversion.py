@@ -15,7 +15,7 @@
 # %% [markdown]
 # # 4. Feature inversion and DeepDream: what does a layer keep?
 #
-# **Time for a full run: about 1 minute on a laptop CPU** (30 s in fast mode, `COURSE_FAST=1`).
+# **Time for a full run: under a minute on a laptop CPU** (30 s in fast mode, `COURSE_FAST=1`).
 #
 # Notebook 3 asked what image a class or a neuron *wants*. Here we ask what a layer *keeps*
 # of a given image, and what happens when we amplify what it sees:

@@ -15,7 +15,7 @@
 # %% [markdown]
 # # 5. Texture and style
 #
-# **Time for a full run: about 4 minutes on a laptop CPU** (40 s in fast mode, `COURSE_FAST=1`).
+# **Time for a full run: about 2.5 minutes on a laptop CPU** (40 s in fast mode, `COURSE_FAST=1`).
 #
 # What is *style*? This notebook builds the answers of the lecture, from the oldest to the
 # fastest:
