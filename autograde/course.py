@@ -176,8 +176,10 @@ class Course:
             self.check_release(a)
             stamp.parent.mkdir(parents=True, exist_ok=True)
             stamp.write_text(sha)
-            log(f"release {a}: release/{a}/ written ({len(self.released_files(a))} library files, "
-                f"{self.points(a)} points)")
+            cells = self.grade_cells(a)
+            auto = sum(c["points"] for c in cells if c["kind"] == "code")
+            log(f"release {a}: release/{a}/ written ({len(self.released_files(a))} library files; "
+                f"{auto:g} points autograded, {self.points(a) - auto:g} for written answers graded by hand)")
             done.append(a)
         return done
 
