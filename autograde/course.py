@@ -178,8 +178,9 @@ class Course:
             stamp.write_text(sha)
             cells = self.grade_cells(a)
             auto = sum(c["points"] for c in cells if c["kind"] == "code")
+            by_hand = sum(c["points"] for c in cells) - auto
             log(f"release {a}: release/{a}/ written ({len(self.released_files(a))} library files; "
-                f"{auto:g} points autograded, {self.points(a) - auto:g} for written answers graded by hand)")
+                f"{auto:g} points autograded, {by_hand:g} for written answers graded by hand)")
             done.append(a)
         return done
 
