@@ -422,24 +422,36 @@ class Judge:
             code = compile(src, name, "exec")
             with contextlib.redirect_stdout(out), contextlib.redirect_stderr(out):
                 exec(code, ns)
-        except StudentCallError as e:
-            what = f"your `{e.func}`" if e.func else "your library"
-            if isinstance(e, StudentRaised) and "NotImplementedError" in e.message and "exercise `" in e.message:
-                return False, f"not done yet: {what} still raises NotImplementedError"
-            return False, f"{what} {e.message}"
         except Exception as e:  # noqa: BLE001 - a failing test, whatever it raised
-            tb = traceback.extract_tb(e.__traceback__)
-            in_cell = [fs for fs in tb if fs.filename == name]
-            line = in_cell[-1].lineno if in_cell else 0
-            checks = [fs for fs in tb if fs.filename.endswith(os.sep + "checks.py")]
-            detail = f"{type(e).__name__}: {e}" if str(e) else type(e).__name__
-            if line in hidden:
-                return False, f"a hidden test failed ({type(e).__name__})"
-            if checks:       # the check the cell called, not the checks' own helpers (_expect, ...)
-                named = [fs for fs in checks if fs.name.startswith("check")] or checks
-                return False, f"{named[0].name} failed: {detail}"
-            return False, f"a test failed: {detail}"
+            return False, failure_message(e, name, hidden)
         return True, "passed (all tests, hidden ones included)"
+
+
+def failure_message(e: BaseException, cell_name: str, hidden: set) -> str:
+    """The message of a failed graded cell: the student's call that failed, the local
+    check that failed (its own message), a hidden test (no detail), or the test's error."""
+    failed = _failed_check(e)
+    if failed is not None and isinstance(failed.__cause__, StudentCallError):
+        e = failed.__cause__
+    if isinstance(e, StudentCallError):
+        what = f"your `{e.func}`" if e.func else "your library"
+        if isinstance(e, StudentRaised) and "NotImplementedError" in e.message and "exercise `" in e.message:
+            return f"not done yet: {what} still raises NotImplementedError"
+        return f"{what} {e.message}"
+    if failed is not None:
+        return "; ".join(f"check {name} failed: {message}" for name, _, message in failed.lines)
+    tb = traceback.extract_tb(e.__traceback__)
+    in_cell = [fs for fs in tb if fs.filename == cell_name]
+    if in_cell and in_cell[-1].lineno in hidden:
+        return f"a hidden test failed ({type(e).__name__})"
+    return f"a test failed: {type(e).__name__}: {e}" if str(e) else f"a test failed: {type(e).__name__}"
+
+
+def _failed_check(e: BaseException):
+    """``e`` when it is the local checks' CheckFailed (``check("name")`` in a graded cell), else None."""
+    core = sys.modules.get("helpers.checks.core")
+    cls = getattr(core, "CheckFailed", None)
+    return e if cls is not None and isinstance(e, cls) else None
 
 
 def _resolve_namedtuple(name: str, fields: tuple):

@@ -1,123 +1,46 @@
-"""The machinery of the mutation tests (the catalogue itself is ``tests/mutations.toml``).
+"""The mutation lab: every mistake of the catalogue against the local checks and the graded cells.
 
-A mutation is a small textual edit of an exercise's solution (old snippet -> new snippet,
-inside the function's ``### BEGIN SOLUTION`` region). :func:`mutated` compiles the edited
-function in (a copy of) its module's globals and puts it in place of the module attribute
-(a method: the class attribute) for the duration of a ``with`` block.
-
-:func:`run_check` runs a local check the way a notebook does (``check(name)``, one printed
-line). :func:`run_graded` runs a graded cell the way the grader's judge does
-(``autograde/judge.py``): the cell's source, hidden tests included, executed in a namespace
-built from the notebook's import statements only (``Judge.context``), with every exercise
-of the library replaced by a proxy that sends the arguments through cloudpickle (copies),
-and sends back only plain data (``autograde/codec.py``) plus what the call did to its tensor
-and generator arguments, as the sandboxed worker does. In-process, so that the whole
-catalogue runs in about a minute.
+The catalogue is ``solutions/mistakes/nbN.toml`` (format and :func:`mutated`:
+``authoring/mistakes.py``). :func:`run_check` runs a local check the way a notebook does
+(``check(name)``: passed, or one line). :func:`run_graded` runs a graded cell the way the
+grader's judge does (``autograde/judge.py``): the cell's source, hidden tests included,
+executed in a namespace built from the notebook's import statements only (``Judge.context``),
+with every exercise of the library replaced by a proxy that sends the arguments through
+cloudpickle (copies), and sends back only plain data (``autograde/codec.py``) plus what the
+call did to its tensor and generator arguments, as the sandboxed worker does. In-process, so
+that the whole catalogue runs in seconds.
 
 Also a command line: ``python tests/mutation_lab.py [--root DIR] [--notebooks DIR] [-k TEXT]``
-prints one line per mutation (what the local check said, whether the graded cells gave full
+prints one line per mistake (what the local check said, whether the graded cells gave full
 marks) and the counts; ``--root /tmp/old`` measures an older copy of ``solutions/`` (its
 ``helpers/`` and, by default, its ``notebooks/``).
 """
 from __future__ import annotations
 
-import __future__
-import ast
 import contextlib
 import functools
 import importlib
 import io
 import json
-import re
 import sys
-import textwrap
 import time
 from pathlib import Path
 from types import SimpleNamespace
 
+from authoring.mistakes import CatalogueRot, load, mutated
+
 ROOT = Path(__file__).resolve().parents[1]
-SOLUTION_BEGIN, SOLUTION_END = "### BEGIN SOLUTION", "### END SOLUTION"
-
-
-class CatalogueRot(AssertionError):
-    """A mutation no longer applies to the solution: fix the catalogue."""
-
-
-# ----------------------------------------------------------------------------- applying an edit
-def _function_node(tree: ast.Module, qualname: str):
-    node = tree
-    for part in qualname.split("."):
-        node = next((n for n in ast.iter_child_nodes(node)
-                     if isinstance(n, (ast.FunctionDef, ast.ClassDef)) and n.name == part), None)
-        if node is None:
-            raise CatalogueRot(f"no {qualname} in the module")
-    return node
-
-
-@functools.lru_cache(maxsize=None)
-def _parsed(path: str, mtime: float):
-    text = Path(path).read_text()
-    return text, ast.parse(text)
-
-
-def mutated_source(path: Path, qualname: str, edits) -> tuple[str, int]:
-    """The source of function ``qualname`` of file ``path`` with ``edits`` applied inside its
-    solution region (each old snippet must occur exactly once there), dedented, and the line
-    number where it starts."""
-    text, tree = _parsed(str(path), Path(path).stat().st_mtime)
-    node = _function_node(tree, qualname)
-    lines = text.splitlines(keepends=True)
-    start = (node.decorator_list[0].lineno if node.decorator_list else node.lineno) - 1
-    end = node.end_lineno        # the last statement: a closing marker may follow it
-    while end < len(lines) and lines[end].strip().startswith("#"):
-        end += 1
-    func = lines[start:end]
-    b = next((i for i, l in enumerate(func) if l.strip().startswith(SOLUTION_BEGIN)), None)
-    e = next((i for i, l in enumerate(func) if l.strip().startswith(SOLUTION_END)), None)
-    if b is None or e is None or e < b:
-        raise CatalogueRot(f"{qualname} has no solution region")
-    region = "".join(func[b + 1:e])
-    for old, new in edits:
-        n = region.count(old)
-        if n != 1:
-            raise CatalogueRot(f"{qualname}: the snippet {old!r} occurs {n} times in the solution region "
-                               "(it must occur exactly once): the catalogue is out of date")
-        region = region.replace(old, new)
-    src = "".join(func[:b + 1]) + region + "".join(func[e:])
-    return textwrap.dedent(src), start + 1
-
-
-@contextlib.contextmanager
-def mutated(mutation, helpers_pkg: str = "helpers"):
-    """``mutation`` applied to the imported library for the duration of the block."""
-    mod = importlib.import_module(f"{helpers_pkg}.{mutation.module}")
-    src, first = mutated_source(Path(mod.__file__), mutation.function, mutation.edits)
-    code = compile("\n" * (first - 1) + src, mod.__file__, "exec",
-                   flags=__future__.annotations.compiler_flag, dont_inherit=True)
-    ns = dict(vars(mod))
-    exec(code, ns)
-    *owner_path, leaf = mutation.function.split(".")
-    owner = mod
-    for part in owner_path:
-        owner = getattr(owner, part)
-    original = owner.__dict__[leaf]
-    setattr(owner, leaf, ns[leaf])
-    try:
-        yield
-    finally:
-        setattr(owner, leaf, original)
 
 
 # ----------------------------------------------------------------------------- local checks
 def run_check(name: str, helpers_pkg: str = "helpers") -> tuple[bool, str]:
-    """``check(name)`` as a notebook runs it: (passed, the line it printed)."""
-    checks = importlib.import_module(f"{helpers_pkg}.checks")
+    """``check(name)`` as a notebook runs it: (passed, the message of its line, or "")."""
+    core = importlib.import_module(f"{helpers_pkg}.checks.core")
+    importlib.import_module(f"{helpers_pkg}.checks")           # registers every check
     importlib.import_module(helpers_pkg).seed_everything(0)
-    out = io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(io.StringIO()):
-        ok = checks.check(name)
-    lines = out.getvalue().strip().splitlines()
-    return ok, lines[-1] if lines else ""
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+        result = core.run(name)
+    return (True, "") if result is None else (False, f"[{result[0][1]}] {result[0][0]}: {result[0][2]}")
 
 
 # ----------------------------------------------------------------------------- graded cells
@@ -264,27 +187,24 @@ def run_graded(grade_id: str, notebooks_dir: Path, helpers_pkg: str = "helpers")
     return ok, msg
 
 
-# ----------------------------------------------------------------------------- one mutation
-FAILED = re.compile(r"^\[(FAILED|ERROR)\] ([\w]+): ?(.*)$")
-
-
+# ----------------------------------------------------------------------------- one mistake
 def judge_mutation(m, notebooks_dir: Path, helpers_pkg: str = "helpers") -> dict:
-    """Apply ``m``; run its local check and its graded cells. Returns what happened."""
-    from tools.conventions import exercise_key
-    key = exercise_key(m.function)
-    check_name = m.check or key
+    """Apply mistake ``m``; run its local check and its graded cells. Returns what happened:
+    ``named`` when the check's message is the mistake's own message (a ``message`` mistake)
+    or contains its words (a ``property`` mistake)."""
     nb = importlib.import_module(f"{helpers_pkg}.{m.module}").NOTEBOOK
     t0 = time.perf_counter()
     with mutated(m, helpers_pkg):
-        ok, line = run_check(check_name, helpers_pkg)
+        ok, line = run_check(m.exercise, helpers_pkg)
         t1 = time.perf_counter()
-        cells = [g for g in graded_cells(notebooks_dir) if g == f"nb{nb}_{key}"]
+        cells = [g for g in graded_cells(notebooks_dir) if g == f"nb{nb}_{m.exercise}"]
         graded = {g: run_graded(g, notebooks_dir, helpers_pkg) for g in cells}
-    match = FAILED.match(line)
-    message = match.group(3) if match else ""
+    kind, _, message = line.partition("] ")
+    message = message.partition(": ")[2]
+    named = (bool(m.message) and message == m.message) or \
+        (bool(m.caught_by) and m.caught_by.casefold() in message.casefold())
     return {"id": m.id, "check_passed": ok, "line": line, "message": message,
-            "kind": match.group(1) if match else ("passed" if ok else "other"),
-            "named": bool(match) and bool(m.phrase) and m.phrase.casefold() in message.casefold(),
+            "kind": kind.strip("[") if line else "passed", "named": named,
             "graded": graded, "full_marks": bool(graded) and all(v[0] for v in graded.values()),
             "seconds": time.perf_counter() - t0, "check_seconds": t1 - t0}
 
@@ -305,7 +225,7 @@ def main(argv=None) -> int:
     torch.set_num_threads(1)   # tiny tensors: a second thread only adds contention
     import helpers
     assert Path(helpers.__file__).resolve().parent == (args.root / "helpers").resolve(), helpers.__file__
-    from mutations import MUTATIONS
+    MUTATIONS = load()
     nbdir = args.notebooks or args.root / "notebooks"
     results = []
     t0 = time.perf_counter()
@@ -316,7 +236,7 @@ def main(argv=None) -> int:
             r = judge_mutation(m, nbdir)
         except CatalogueRot as e:
             r = {"id": m.id, "rot": str(e)}
-        r["harmless"], r["phrase"] = m.harmless, m.phrase
+        r["harmless"], r["message_wanted"] = m.harmless, m.message or m.caught_by
         results.append(r)
         if "rot" in r:
             print(f"ROT      {m.id}: {r['rot']}", flush=True)

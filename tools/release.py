@@ -11,12 +11,19 @@ exercise; everything else (plumbing, weights) is copied unchanged. The student n
 are made from the notebook sources ``solutions/notebooks/NN_name.py`` (see
 ``tools/notebooks.py``): solution regions stubbed, hidden tests removed, model answers
 replaced by a placeholder, no outputs.
+
+First, the values the local checks compare with (``solutions/helpers/checks/nbN.npz``) are
+recorded from the solutions and the catalogue of mistakes (``authoring/expected.py``, in a
+process of its own where ``helpers`` is the solutions' library); a file is rewritten only
+when its values changed beyond the checks' tolerances.
 """
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
+import subprocess
 import sys
 from pathlib import Path
 
@@ -128,15 +135,30 @@ def _existing(root: Path) -> set[Path]:
     return found
 
 
+def check_data(root: Path = ROOT, write: bool = False) -> list[str]:
+    """Record the checks' values from the solutions; with ``write``, update the files that
+    changed. Returns what differs from the files (before writing)."""
+    env = {**os.environ, "PYTHONPATH": str(root)}
+    r = subprocess.run([sys.executable, "-m", "authoring.expected", "--write" if write else "--check",
+                        str(root / "solutions" / "helpers" / "checks")], cwd=root / "solutions", env=env,
+                       capture_output=True, text=True)
+    if r.returncode not in (0, 1):
+        raise ReleaseError(f"recording the checks' values failed:\n{r.stderr.strip() or r.stdout.strip()}")
+    return [line for line in r.stdout.splitlines() if line.strip()]
+
+
 def differences(root: Path = ROOT) -> list[str]:
+    diffs = check_data(root)
     want = plan(root)
-    diffs = [f"differs: {rel}" for rel, data in want.items()
-             if not (root / rel).exists() or (root / rel).read_bytes() != data]
+    diffs += [f"differs: {rel}" for rel, data in want.items()
+              if not (root / rel).exists() or (root / rel).read_bytes() != data]
     diffs += [f"not in solutions/: {rel}" for rel in sorted(_existing(root) - set(want))]
     return diffs
 
 
-def write(root: Path = ROOT) -> list[Path]:
+def write(root: Path = ROOT, log=print) -> list[Path]:
+    for line in check_data(root, write=True):
+        log(line.replace("differs", "updated"))
     want = plan(root)
     for rel in sorted(_existing(root) - set(want)):
         (root / rel).unlink()

@@ -64,8 +64,7 @@ check("normalize_filters")
 
 # %% nbgrader={"grade": true, "grade_id": "nb1_normalize_filters", "locked": true, "points": 2, "schema_version": 3, "solution": false}
 # graded: normalize_filters
-from helpers.checks import check_normalize_filters_exact
-check_normalize_filters_exact()
+check("normalize_filters")
 ### BEGIN HIDDEN TESTS
 _g = torch.Generator().manual_seed(11)
 _w = torch.randn(6, 3, 4, 5, generator=_g) * 3 + 1
@@ -121,8 +120,7 @@ check("extract_features")
 
 # %% nbgrader={"grade": true, "grade_id": "nb1_extract_features", "locked": true, "points": 2, "schema_version": 3, "solution": false}
 # graded: extract_features
-from helpers.checks import check_extract_features_batched_and_no_grad
-check_extract_features_batched_and_no_grad()
+check("extract_features")
 ### BEGIN HIDDEN TESTS
 from helpers.models import tiny_cnn
 _m = tiny_cnn(seed=3)
@@ -168,13 +166,11 @@ for name, f in feats.items():
 # smallest distances of each row, nearest first).
 
 # %%
-check("pairwise_distances")
-check("nearest_neighbors")
+check("pairwise_distances", "nearest_neighbors")
 
 # %% nbgrader={"grade": true, "grade_id": "nb1_pairwise_distances", "locked": true, "points": 2, "schema_version": 3, "solution": false}
 # graded: pairwise_distances
-from helpers.checks import check_pairwise_distances_exact
-check_pairwise_distances_exact()
+check("pairwise_distances")
 ### BEGIN HIDDEN TESTS
 _g = torch.Generator().manual_seed(2)
 _q, _x = torch.randn(4, 6, generator=_g), torch.randn(9, 6, generator=_g)
@@ -187,8 +183,7 @@ assert torch.isfinite(_dd).all() and torch.diagonal(_dd).abs().max() < 1e-2 and 
 
 # %% nbgrader={"grade": true, "grade_id": "nb1_nearest_neighbors", "locked": true, "points": 2, "schema_version": 3, "solution": false}
 # graded: nearest_neighbors
-from helpers.checks import check_nearest_neighbors_order_and_ties
-check_nearest_neighbors_order_and_ties()
+check("nearest_neighbors")
 ### BEGIN HIDDEN TESTS
 from sklearn.neighbors import NearestNeighbors
 _rng = np.random.default_rng(4)
@@ -281,8 +276,7 @@ check("pca")
 
 # %% nbgrader={"grade": true, "grade_id": "nb1_pca", "locked": true, "points": 2, "schema_version": 3, "solution": false}
 # graded: pca
-from helpers.checks import check_pca_small_exact
-check_pca_small_exact()
+check("pca")
 ### BEGIN HIDDEN TESTS
 from sklearn.decomposition import PCA
 _x = np.random.default_rng(8).normal(size=(40, 6)) * np.arange(1, 7) + np.array([5.0, -3.0, 8.0, 1.0, -7.0, 4.0])
@@ -351,8 +345,7 @@ check("receptive_field")
 
 # %% nbgrader={"grade": true, "grade_id": "nb1_receptive_field", "locked": true, "points": 2, "schema_version": 3, "solution": false}
 # graded: receptive_field
-from helpers.checks import check_receptive_field_exact
-check_receptive_field_exact()
+check("receptive_field")
 ### BEGIN HIDDEN TESTS
 # AlexNet's conv1..conv5 with its pools: the well-known 195 px field, stride 16
 _alex = [(11, 4, 2, 1), (3, 2, 0, 1), (5, 1, 2, 1), (3, 2, 0, 1), (3, 1, 1, 1), (3, 1, 1, 1), (3, 1, 1, 1)]
@@ -377,8 +370,7 @@ check("top_activations")
 
 # %% nbgrader={"grade": true, "grade_id": "nb1_top_activations", "locked": true, "points": 2, "schema_version": 3, "solution": false}
 # graded: top_activations
-from helpers.checks import check_top_activations_exact
-check_top_activations_exact()
+check("top_activations")
 ### BEGIN HIDDEN TESTS
 _a = torch.randn(12, 3, 5, 4, generator=torch.Generator().manual_seed(9))
 _v, _i, _r, _c = Fe.top_activations(_a, 2, k=5)

@@ -79,8 +79,7 @@ check("occlusion_map")
 
 # %% nbgrader={"grade": true, "grade_id": "nb2_occlusion_map", "locked": true, "points": 3, "schema_version": 3, "solution": false}
 # graded: occlusion_map
-from helpers.checks import check_occlusion_map_exact
-check_occlusion_map_exact()
+check("occlusion_map")
 ### BEGIN HIDDEN TESTS
 from helpers.models import tiny_cnn
 _m = tiny_cnn(seed=7)
@@ -118,8 +117,7 @@ check("saliency_map")
 
 # %% nbgrader={"grade": true, "grade_id": "nb2_saliency_map", "locked": true, "points": 2, "schema_version": 3, "solution": false}
 # graded: saliency_map
-from helpers.checks import check_saliency_map_exact
-check_saliency_map_exact()
+check("saliency_map")
 ### BEGIN HIDDEN TESTS
 from helpers.models import tiny_cnn
 _m = tiny_cnn(seed=8)
@@ -151,8 +149,7 @@ check("grabcut_seeds")
 
 # %% nbgrader={"grade": true, "grade_id": "nb2_grabcut_seeds", "locked": true, "points": 2, "schema_version": 3, "solution": false}
 # graded: grabcut_seeds
-from helpers.checks import check_grabcut_seeds_exact
-check_grabcut_seeds_exact()
+check("grabcut_seeds")
 ### BEGIN HIDDEN TESTS
 _s = torch.rand(9, 11, generator=torch.Generator().manual_seed(5))
 _seeds = Sa.grabcut_seeds(_s, 0.8, 0.1)
@@ -183,13 +180,11 @@ show_images(cut, titles=[f"{k}: {m.mean():.0%} foreground" for k, m in masks.ite
 # inside it, take the gradient of a class score or of one channel's activation.
 
 # %%
-check("guided_relu_backward")
-check("guided_backprop")
+check("guided_relu_backward", "guided_backprop")
 
 # %% nbgrader={"grade": true, "grade_id": "nb2_guided_relu_backward", "locked": true, "points": 1, "schema_version": 3, "solution": false}
 # graded: guided_relu_backward
-from helpers.checks import check_guided_relu_backward_exact
-check_guided_relu_backward_exact()
+check("guided_relu_backward")
 ### BEGIN HIDDEN TESTS
 _x = torch.randn(50, generator=torch.Generator().manual_seed(6)) * 5
 _g = torch.randn(50, generator=torch.Generator().manual_seed(7))
@@ -199,8 +194,7 @@ assert torch.equal(Sa.guided_relu_backward(_x, _g), torch.where((_x > 0) & (_g >
 
 # %% nbgrader={"grade": true, "grade_id": "nb2_guided_backprop", "locked": true, "points": 2, "schema_version": 3, "solution": false}
 # graded: guided_backprop
-from helpers.checks import check_guided_backprop_tiny
-check_guided_backprop_tiny()
+check("guided_backprop")
 ### BEGIN HIDDEN TESTS
 import warnings
 from captum.attr import GuidedBackprop
@@ -269,13 +263,11 @@ with skip_if_not_done("this figure"):   # it uses notebook 1's receptive_field a
 # **Exercise 6: `class_activation_map`**, **exercise 7: `grad_cam`**.
 
 # %%
-check("class_activation_map")
-check("grad_cam")
+check("class_activation_map", "grad_cam")
 
 # %% nbgrader={"grade": true, "grade_id": "nb2_class_activation_map", "locked": true, "points": 1, "schema_version": 3, "solution": false}
 # graded: class_activation_map
-from helpers.checks import check_class_activation_map_exact
-check_class_activation_map_exact()
+check("class_activation_map")
 ### BEGIN HIDDEN TESTS
 _f = torch.rand(5, 3, 4, generator=torch.Generator().manual_seed(10))
 _w = torch.randn(7, 5, generator=torch.Generator().manual_seed(11))
@@ -284,8 +276,7 @@ assert torch.allclose(Sa.class_activation_map(_f, _w, 4), (_w[4][:, None, None] 
 
 # %% nbgrader={"grade": true, "grade_id": "nb2_grad_cam", "locked": true, "points": 3, "schema_version": 3, "solution": false}
 # graded: grad_cam
-from helpers.checks import check_grad_cam_tiny
-check_grad_cam_tiny()
+check("grad_cam")
 ### BEGIN HIDDEN TESTS
 from captum.attr import LayerGradCam
 from helpers.models import tiny_cnn
@@ -413,8 +404,7 @@ check("smoothgrad")
 
 # %% nbgrader={"grade": true, "grade_id": "nb2_smoothgrad", "locked": true, "points": 2, "schema_version": 3, "solution": false}
 # graded: smoothgrad
-from helpers.checks import check_smoothgrad_exact
-check_smoothgrad_exact()
+check("smoothgrad")
 ### BEGIN HIDDEN TESTS
 from helpers.models import tiny_cnn
 _m = tiny_cnn(seed=21)
@@ -446,8 +436,7 @@ check("integrated_gradients")
 
 # %% nbgrader={"grade": true, "grade_id": "nb2_integrated_gradients", "locked": true, "points": 3, "schema_version": 3, "solution": false}
 # graded: integrated_gradients
-from helpers.checks import check_integrated_gradients_exact
-check_integrated_gradients_exact()
+check("integrated_gradients")
 ### BEGIN HIDDEN TESTS
 import warnings
 from captum.attr import IntegratedGradients
@@ -524,8 +513,7 @@ check("randomized_weights")
 
 # %% nbgrader={"grade": true, "grade_id": "nb2_randomized_weights", "locked": true, "points": 2, "schema_version": 3, "solution": false}
 # graded: randomized_weights
-from helpers.checks import check_randomized_weights_copy_and_layers
-check_randomized_weights_copy_and_layers()
+check("randomized_weights")
 ### BEGIN HIDDEN TESTS
 from helpers.models import tiny_cnn
 _m = tiny_cnn(seed=26)
@@ -593,14 +581,11 @@ for name, r in cascade.spearman.items():
 # `insertion_curve`** (hint: insertion is deletion seen from the other side).
 
 # %%
-check("ranked_masks")
-check("deletion_curve")
-check("insertion_curve")
+check("ranked_masks", "deletion_curve", "insertion_curve")
 
 # %% nbgrader={"grade": true, "grade_id": "nb2_ranked_masks", "locked": true, "points": 2, "schema_version": 3, "solution": false}
 # graded: ranked_masks
-from helpers.checks import check_ranked_masks_exact
-check_ranked_masks_exact()
+check("ranked_masks")
 ### BEGIN HIDDEN TESTS
 _s = torch.tensor([[0.3, 0.9, 0.1], [0.9, 0.5, 0.2]])
 _r = Tr.ranked_masks(_s, 1 / 3)
@@ -612,8 +597,7 @@ assert not _r[0].any() and _r[3].all()
 
 # %% nbgrader={"grade": true, "grade_id": "nb2_deletion_curve", "locked": true, "points": 2, "schema_version": 3, "solution": false}
 # graded: deletion_curve
-from helpers.checks import check_deletion_curve_exact
-check_deletion_curve_exact()
+check("deletion_curve")
 ### BEGIN HIDDEN TESTS
 from helpers.models import tiny_cnn
 _m = tiny_cnn(seed=27)
@@ -631,8 +615,7 @@ assert _got.shape == (6,) and torch.allclose(_got, torch.tensor(_want), atol=1e-
 
 # %% nbgrader={"grade": true, "grade_id": "nb2_insertion_curve", "locked": true, "points": 2, "schema_version": 3, "solution": false}
 # graded: insertion_curve
-from helpers.checks import check_insertion_curve_exact
-check_insertion_curve_exact()
+check("insertion_curve")
 ### BEGIN HIDDEN TESTS
 from helpers.models import tiny_cnn
 _m = tiny_cnn(seed=30)

@@ -74,14 +74,11 @@ print(model.name, "-", len(model.classes), "classes;", ", ".join(f"{c} = {model.
 # **Exercise 1: `ascent_step`.**
 
 # %%
-check("ascent_step")
-check("ascent_improves")
+check("ascent_step", "ascent_improves")
 
 # %% nbgrader={"grade": true, "grade_id": "nb3_ascent_step", "locked": true, "points": 3, "schema_version": 3, "solution": false}
 # graded: ascent_step
-from helpers.checks import check_ascent_step_exact, check_ascent_improves
-check_ascent_step_exact()
-check_ascent_improves()
+check("ascent_step", "ascent_improves")
 ### BEGIN HIDDEN TESTS
 from helpers.models import tiny_cnn
 _m = tiny_cnn(seed=11)
@@ -134,13 +131,11 @@ plt.tight_layout(); plt.show()
 # **Exercises 2 and 3: `clip_small_values` and `clip_small_gradients`.**
 
 # %%
-check("clip_small_values")
-check("clip_small_gradients")
+check("clip_small_values", "clip_small_gradients")
 
 # %% nbgrader={"grade": true, "grade_id": "nb3_clip_small_values", "locked": true, "points": 1, "schema_version": 3, "solution": false}
 # graded: clip_small_values
-from helpers.checks import check_clip_small_values_exact
-check_clip_small_values_exact()
+check("clip_small_values")
 ### BEGIN HIDDEN TESTS
 _d = torch.randn(1, 3, 7, 9, generator=torch.Generator().manual_seed(13))
 _n = _d.norm(dim=1, keepdim=True)
@@ -153,8 +148,7 @@ assert torch.equal(As.clip_small_values(_e, 50), _e * torch.tensor([1.0, 0.0, 0.
 
 # %% nbgrader={"grade": true, "grade_id": "nb3_clip_small_gradients", "locked": true, "points": 1, "schema_version": 3, "solution": false}
 # graded: clip_small_gradients
-from helpers.checks import check_clip_small_gradients_exact
-check_clip_small_gradients_exact()
+check("clip_small_gradients")
 ### BEGIN HIDDEN TESTS
 _d = torch.randn(1, 3, 7, 9, generator=torch.Generator().manual_seed(14))
 _g = torch.randn(1, 3, 7, 9, generator=torch.Generator().manual_seed(15))
@@ -255,8 +249,7 @@ check("facet_starts")
 
 # %% nbgrader={"grade": true, "grade_id": "nb3_facet_starts", "locked": true, "points": 2, "schema_version": 3, "solution": false}
 # graded: facet_starts
-from helpers.checks import check_facet_starts_small
-check_facet_starts_small()
+check("facet_starts")
 ### BEGIN HIDDEN TESTS
 _g = torch.Generator().manual_seed(16)
 _f = torch.cat([torch.randn(4, 3, generator=_g) - 8, torch.randn(7, 3, generator=_g) + 8])
@@ -308,8 +301,7 @@ check("fooling_image")
 
 # %% nbgrader={"grade": true, "grade_id": "nb3_fooling_image", "locked": true, "points": 2, "schema_version": 3, "solution": false}
 # graded: fooling_image
-from helpers.checks import check_fooling_image_stops
-check_fooling_image_stops()
+check("fooling_image")
 ### BEGIN HIDDEN TESTS
 from helpers.models import tiny_cnn
 _m = tiny_cnn(seed=6)
@@ -357,13 +349,11 @@ show_images(rows, titles, ncols=3, size=3)
 # **Exercises 6 and 7: `fgsm` and `pgd`.**
 
 # %%
-check("fgsm")
-check("pgd")
+check("fgsm", "pgd")
 
 # %% nbgrader={"grade": true, "grade_id": "nb3_fgsm", "locked": true, "points": 2, "schema_version": 3, "solution": false}
 # graded: fgsm
-from helpers.checks import check_fgsm_exact
-check_fgsm_exact()
+check("fgsm")
 ### BEGIN HIDDEN TESTS
 from helpers.models import tiny_cnn
 _m = tiny_cnn(seed=9)
@@ -376,8 +366,7 @@ assert torch.allclose(As.fgsm(_m, _x, [2, 0, 1], 0.05, targeted=True), (_x - 0.0
 
 # %% nbgrader={"grade": true, "grade_id": "nb3_pgd", "locked": true, "points": 3, "schema_version": 3, "solution": false}
 # graded: pgd
-from helpers.checks import check_pgd_projection
-check_pgd_projection()
+check("pgd")
 ### BEGIN HIDDEN TESTS
 from helpers.models import tiny_cnn
 _m = tiny_cnn(seed=9)

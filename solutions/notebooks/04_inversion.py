@@ -67,8 +67,7 @@ check("total_variation")
 
 # %% nbgrader={"grade": true, "grade_id": "nb4_total_variation", "locked": true, "points": 2, "schema_version": 3, "solution": false}
 # graded: total_variation
-from helpers.checks import check_total_variation_exact
-check_total_variation_exact()
+check("total_variation")
 ### BEGIN HIDDEN TESTS
 _x = torch.rand(2, 3, 4, 5, generator=torch.Generator().manual_seed(21), dtype=torch.float64)
 _dx = torch.nn.functional.pad(_x[..., :, 1:] - _x[..., :, :-1], (0, 1))
@@ -108,8 +107,7 @@ check("inversion_loss")
 
 # %% nbgrader={"grade": true, "grade_id": "nb4_inversion_loss", "locked": true, "points": 2, "schema_version": 3, "solution": false}
 # graded: inversion_loss
-from helpers.checks import check_inversion_loss_exact
-check_inversion_loss_exact()
+check("inversion_loss")
 ### BEGIN HIDDEN TESTS
 _g = torch.Generator().manual_seed(22)
 _f, _t = torch.randn(1, 4, 3, 3, generator=_g), torch.randn(1, 4, 3, 3, generator=_g)
@@ -179,13 +177,11 @@ show_images(grid, titles, ncols=3, size=2.6, suptitle="inverting blocks.3: prior
 # **Exercises 3 and 4: `dream_step` and `octave_sizes`.**
 
 # %%
-check("dream_step")
-check("octave_sizes")
+check("dream_step", "octave_sizes")
 
 # %% nbgrader={"grade": true, "grade_id": "nb4_dream_step", "locked": true, "points": 3, "schema_version": 3, "solution": false}
 # graded: dream_step
-from helpers.checks import check_dream_step_tiny
-check_dream_step_tiny()
+check("dream_step")
 ### BEGIN HIDDEN TESTS
 from helpers.models import tiny_cnn
 _m = tiny_cnn(seed=23)
@@ -202,8 +198,7 @@ assert _big.min() >= 0 and _big.max() <= 1
 
 # %% nbgrader={"grade": true, "grade_id": "nb4_octave_sizes", "locked": true, "points": 1, "schema_version": 3, "solution": false}
 # graded: octave_sizes
-from helpers.checks import check_octave_sizes_exact
-check_octave_sizes_exact()
+check("octave_sizes")
 ### BEGIN HIDDEN TESTS
 assert In.octave_sizes(300, 451, 3, 1.5) == [(133, 200), (200, 301), (300, 451)]
 assert In.octave_sizes(90, 270, 2, 1.5, min_size=60) == [(60, 180), (90, 270)]   # exactly min_size is fine

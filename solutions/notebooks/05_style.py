@@ -71,14 +71,11 @@ print(list(paintings), photo.shape)
 # grows the texture with them (its loop over pixels is given).
 
 # %%
-check("neighbourhood_ssd")
-check("pick_match")
-check("efros_leung")
+check("neighbourhood_ssd", "pick_match", "efros_leung")
 
 # %% nbgrader={"grade": true, "grade_id": "nb5_neighbourhood_ssd", "locked": true, "points": 2, "schema_version": 3, "solution": false}
 # graded: neighbourhood_ssd
-from helpers.checks import check_neighbourhood_ssd_exact
-check_neighbourhood_ssd_exact()
+check("neighbourhood_ssd")
 ### BEGIN HIDDEN TESTS
 _g = torch.Generator().manual_seed(11)
 _P, _n, _w = torch.rand(400, 75, generator=_g), torch.rand(75, generator=_g), torch.rand(75, generator=_g) + 0.1
@@ -89,8 +86,7 @@ assert torch.allclose(St.neighbourhood_ssd(_P, _n, _m, _w), _want, atol=1e-5)
 
 # %% nbgrader={"grade": true, "grade_id": "nb5_pick_match", "locked": true, "points": 1, "schema_version": 3, "solution": false}
 # graded: pick_match
-from helpers.checks import check_pick_match_rule
-check_pick_match_rule()
+check("pick_match")
 ### BEGIN HIDDEN TESTS
 _d = torch.tensor([2.0, 4.0, 2.2, 2.39, 2.41, 9.0])
 _picks = [St.pick_match(_d, 0.2, torch.Generator().manual_seed(s)) for s in range(300)]
@@ -138,14 +134,11 @@ print("every output pixel is a pixel of its sample:",
 # **Exercise 3: `gram_matrix`**, **exercise 4: `content_loss`**, **exercise 5: `style_loss`**.
 
 # %%
-check("gram_matrix")
-check("content_loss")
-check("style_loss")
+check("gram_matrix", "content_loss", "style_loss")
 
 # %% nbgrader={"grade": true, "grade_id": "nb5_gram_matrix", "locked": true, "points": 2, "schema_version": 3, "solution": false}
 # graded: gram_matrix
-from helpers.checks import check_gram_matrix_exact
-check_gram_matrix_exact()
+check("gram_matrix")
 ### BEGIN HIDDEN TESTS
 _f = torch.randn(3, 5, 4, 6, generator=torch.Generator().manual_seed(12))
 _want = torch.einsum("nchw,ndhw->ncd", _f, _f) / 24
@@ -155,8 +148,7 @@ assert torch.allclose(St.gram_matrix(_f[1]), _want[1], atol=1e-5)
 
 # %% nbgrader={"grade": true, "grade_id": "nb5_content_loss", "locked": true, "points": 1, "schema_version": 3, "solution": false}
 # graded: content_loss
-from helpers.checks import check_content_loss_exact
-check_content_loss_exact()
+check("content_loss")
 ### BEGIN HIDDEN TESTS
 _a, _b = torch.randn(2, 3, 4, 5, generator=torch.Generator().manual_seed(13)).unbind(0)
 assert torch.allclose(St.content_loss(_a[None], _b[None]), torch.nn.functional.mse_loss(_a, _b))
@@ -164,8 +156,7 @@ assert torch.allclose(St.content_loss(_a[None], _b[None]), torch.nn.functional.m
 
 # %% nbgrader={"grade": true, "grade_id": "nb5_style_loss", "locked": true, "points": 2, "schema_version": 3, "solution": false}
 # graded: style_loss
-from helpers.checks import check_style_loss_exact
-check_style_loss_exact()
+check("style_loss")
 ### BEGIN HIDDEN TESTS
 _g = torch.Generator().manual_seed(14)
 _fs = {"p": torch.randn(2, 3, 4, 4, generator=_g), "q": torch.randn(2, 6, 2, 3, generator=_g)}
@@ -309,8 +300,7 @@ check("instance_norm")
 
 # %% nbgrader={"grade": true, "grade_id": "nb5_instance_norm", "locked": true, "points": 2, "schema_version": 3, "solution": false}
 # graded: instance_norm
-from helpers.checks import check_instance_norm_stats
-check_instance_norm_stats()
+check("instance_norm")
 ### BEGIN HIDDEN TESTS
 _x = torch.randn(2, 7, 3, 9, generator=torch.Generator().manual_seed(15)) * 5 - 2
 assert torch.allclose(St.instance_norm(_x, eps=1e-3), torch.nn.functional.instance_norm(_x, eps=1e-3), atol=1e-5)
@@ -382,8 +372,7 @@ check("conditional_instance_norm")
 
 # %% nbgrader={"grade": true, "grade_id": "nb5_conditional_instance_norm", "locked": true, "points": 2, "schema_version": 3, "solution": false}
 # graded: conditional_instance_norm
-from helpers.checks import check_conditional_instance_norm
-check_conditional_instance_norm()
+check("conditional_instance_norm")
 ### BEGIN HIDDEN TESTS
 _c = St.ConditionalInstanceNorm(5, 3)
 with torch.no_grad():

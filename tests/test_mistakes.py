@@ -1,10 +1,11 @@
-"""The mutation catalogue (tests/mutations.toml) against the local checks and the graded cells.
+"""The catalogue of mistakes (solutions/mistakes/nbN.toml) against the local checks and the graded cells.
 
 Every realistic mistake in the catalogue, applied to the instructor's library one at a time:
-its local check must fail with a message that names it, and its graded cell (hidden tests
-included, judged as the grader's judge does it: tests/mutation_lab.py) must not give full
-marks. A mistake marked harmless must pass both (the claim is tested). Runs in-process on
-one thread: about a minute for the whole catalogue.
+its local check must fail with the mistake's own message (a ``message`` mistake: the check
+found its stored value) or with a message containing its words (a ``property`` mistake), and
+its graded cell (hidden tests included, judged as the grader's judge does it:
+tests/mutation_lab.py) must not give full marks. A mistake marked harmless must pass both
+(the claim is tested). Runs in-process on one thread: seconds for the whole catalogue.
 """
 import ast
 import re
@@ -15,11 +16,12 @@ import pytest
 import torch
 
 import mutation_lab as lab
-from mutations import MUTATIONS
+from authoring.mistakes import load
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = ROOT / "solutions" / "notebooks"
-CHECKS_PY = ROOT / "solutions" / "helpers" / "checks.py"
+CHECKS = ROOT / "solutions" / "helpers" / "checks"
+MUTATIONS = load()
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -46,30 +48,27 @@ def test_every_exercise_has_three_real_mistakes():
 
 
 def test_every_assert_in_the_checks_has_a_message():
-    tree = ast.parse(CHECKS_PY.read_text())
-    bare = [n.lineno for n in ast.walk(tree) if isinstance(n, ast.Assert) and n.msg is None]
-    assert not bare, f"bare asserts in checks.py (lines {bare}): a failing one would print no message"
+    bare = [f"{p.name}:{n.lineno}" for p in sorted(CHECKS.glob("*.py"))
+            for n in ast.walk(ast.parse(p.read_text())) if isinstance(n, ast.Assert) and n.msg is None]
+    assert not bare, f"bare asserts in the checks ({bare}): a failing one would print no message"
 
 
-def test_check_prints_a_message_for_every_failure(capsys, monkeypatch):
-    from helpers import checks
-    monkeypatch.setitem(checks.CHECKS, "x_bare", lambda: (_ for _ in ()).throw(AssertionError()))
-    assert not checks.check("x_bare")
-    out = capsys.readouterr().out.strip()
-    assert re.fullmatch(r"\[FAILED\] x_bare: a check failed at \S+\.py:\d+ in \S+", out), out
-
-    def crash():
-        from helpers import features
-        features.receptive_field([(3, 1, 1)])        # the library raises a CourseError inside its code
-    monkeypatch.setitem(checks.CHECKS, "x_crash", crash)
-    assert not checks.check("x_crash")
-    out = capsys.readouterr().out.strip()
-    assert out.startswith("[ERROR] x_crash: CourseError:") and "(at features.py:" in out, out
+def test_every_mistake_kind_is_used_as_documented():
+    """A ``message`` mistake's message is stored (the release recorded its value); a
+    ``property`` mistake names words of a property written in its check's module."""
+    from helpers.checks.core import REGISTRY, load
+    stored = {mid for c in REGISTRY.values() for case in load(c.data).values() for mid, _, _ in case.mistakes}
+    for m in MUTATIONS:
+        if m.message:
+            assert m.id in stored, f"{m.id}: no stored value (run `bash course.sh release`)"
+        if m.caught_by:
+            text = (CHECKS / f"nb{m.notebook}.py").read_text()
+            assert m.caught_by in text, f"{m.id}: no property of nb{m.notebook}.py says {m.caught_by!r}"
 
 
 def test_the_solutions_pass_every_check_and_graded_cell():
-    from helpers import checks
-    failed = {name: line for name in checks.CHECKS for ok, line in [lab.run_check(name)] if not ok}
+    from helpers.checks import CHECKS as NAMES
+    failed = {name: line for name in NAMES for ok, line in [lab.run_check(name)] if not ok}
     assert not failed, failed
     cells = lab.graded_cells(NOTEBOOKS)
     bad = {g: msg for g in cells for ok, msg in [lab.run_graded(g, NOTEBOOKS)] if not ok}
@@ -85,5 +84,6 @@ def test_mutation(m):
         assert r["full_marks"], f"claimed harmless ({m.harmless}), but the graded cell says: {r['graded']}"
         return
     assert r["kind"] in ("FAILED", "ERROR"), f"the local check did not catch it: {r['line']}"
-    assert r["named"], f"the local check's message does not name it (expected {m.phrase!r}): {r['line']}"
+    assert r["named"], f"the local check's message does not name it (expected {m.message or m.caught_by!r}): " \
+                       f"{r['line']}"
     assert not r["full_marks"], f"the graded cell gives full marks: {r['graded']}"
