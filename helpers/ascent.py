@@ -64,6 +64,9 @@ def ascent_step(model, delta: torch.Tensor, base: torch.Tensor, target: int, lr:
                 l2: float = 0.0, shift: tuple[int, int] = (0, 0)):
     """One step of gradient ascent on ``S_target(base + delta) - l2 * ||delta||^2``.
 
+    ``model``: a wrapped model (:class:`helpers.models.WrappedModel`, as everywhere in the
+    course): ``model(x)`` gives the logits ``(N, classes)``; ``target`` a class index (or a
+    name: ``model.class_index(target)`` turns either into the index).
     ``delta`` ``(1, 3, H, W)``: the image's offset from the neutral ``base`` (same shape);
     ``S_target`` is the raw class score (the logit, before softmax). The step:
 
