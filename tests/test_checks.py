@@ -127,3 +127,83 @@ def test_a_check_leaves_the_callers_random_state_and_threads_alone(fake):
     check("noisy")
     assert torch.equal(torch.random.get_rng_state(), state) and (np.random.get_state()[1] == np_state).all()
     assert torch.get_num_threads() == threads
+
+
+# ----------------------------------------------------------------------------- what the checks may do
+# The shipped check modules call your functions, compare with stored values and test properties.
+# They build their inputs with a few constructors and never compute an answer: no gradients, no
+# network of their own, no formula of an exercise. Every call in helpers/checks/nbN.py must be one
+# of these (a deliberate allow-list: a pasted reference, e.g. `torch.einsum(...)`, `.softmax(-1)`,
+# `torch.autograd.grad`, `.backward()`, `torch.quantile`, `KMeans`, `torch.roll`, fails the test).
+ALLOWED_CALLS = {
+    # the checks' own machinery and inputs
+    "check_of", "expect", "close", "require", "signs_of_rows", "shape_of",
+    "formula_model", "linear_model", "batchnorm_net", "tiny_cnn", "_seeded", "_attack_inputs",
+    # building inputs
+    "tensor", "zeros", "ones", "full", "full_like", "zeros_like", "rand", "randn", "arange", "Generator",
+    "manual_seed", "default_rng", "integers", "clone", "view", "float", "double", "copy_", "fill_", "no_grad",
+    # properties of your results
+    "equal", "isfinite", "get_rng_state", "state_dict", "modules", "items", "all", "any", "min", "max", "abs",
+    "diagonal", "unique",
+    # Python
+    "isinstance", "type", "len", "int", "tuple", "list", "set", "sorted", "range", "zip", "getattr", "hasattr",
+    "str", "dict", "AssertionError", "append",
+}
+PLUMBING_UNDER_TEST = {"St.efros_leung"}     # checks of the course's own code that calls the exercises
+LIBRARY = {"Fe": "features", "Sa": "saliency", "Tr": "trust", "As": "ascent", "In": "inversion", "St": "style"}
+
+
+def _calls(path):
+    """(line, callee, is a library call) of every call in a module; a name bound to what an
+    exercise returned (an instance of an exercise's class: `cin = St.ConditionalInstanceNorm(...)`)
+    or to a function of the module itself is called as "yours"."""
+    import ast
+    tree = ast.parse(path.read_text())
+    yours = {n.name for n in ast.walk(tree) if isinstance(n, ast.FunctionDef)}
+    for n in ast.walk(tree):
+        if isinstance(n, ast.Assign) and isinstance(n.value, ast.Call) and isinstance(n.value.func, ast.Attribute) \
+                and getattr(n.value.func.value, "id", "") in LIBRARY:
+            yours |= {t.id for t in n.targets if isinstance(t, ast.Name)}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call):
+            f = node.func
+            if isinstance(f, ast.Attribute) and isinstance(f.value, ast.Name) and f.value.id in LIBRARY:
+                yield node.lineno, f"{f.value.id}.{f.attr}", True
+            elif isinstance(f, ast.Name) and f.id in yours:
+                continue
+            else:
+                name = f.attr if isinstance(f, ast.Attribute) else getattr(f, "id", "?")
+                yield node.lineno, name, False
+        elif isinstance(node, ast.BinOp) and isinstance(node.op, (ast.MatMult, ast.Pow)):
+            yield node.lineno, "a matrix product or a power", False
+        elif isinstance(node, ast.Lambda):
+            yield node.lineno, "a lambda", False
+
+
+def test_the_check_modules_compute_no_answers():
+    """nbN.py calls only exercises (of the library modules), its machinery, input builders
+    and property tests; core.py and inputs.py never import an exercise module or take a
+    gradient."""
+    from pathlib import Path
+
+    from tools.conventions import exercise_functions
+    here = Path(core.__file__).parent
+    released = exercise_functions(Path(__file__).resolve().parents[1] / "helpers")
+    exercises = {f"{alias}.{q.split('.')[0]}" for alias, mod in LIBRARY.items() for q in released[f"helpers.{mod}"]}
+    bad = []
+    for path in sorted(here.glob("nb*.py")):
+        for line, name, library in _calls(path):
+            if (library and name not in exercises | PLUMBING_UNDER_TEST) or (not library and name not in ALLOWED_CALLS):
+                bad.append(f"{path.name}:{line} {name}")
+    assert not bad, "the checks may only call exercises, their machinery, input builders and property tests:\n" + \
+        "\n".join(bad)
+    import ast
+    for path in (here / "core.py", here / "inputs.py", here / "__init__.py"):
+        tree = ast.parse(path.read_text())
+        names = {n.attr for n in ast.walk(tree) if isinstance(n, ast.Attribute)} | \
+            {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)}
+        imported = {a.name for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) for a in n.names} | \
+            {n.module or "" for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
+        assert not names & {"backward", "autograd", "grad", "functional", "einsum", "softmax"}, \
+            f"{path.name}: the checks' machinery computes no answer"
+        assert not imported & set(LIBRARY.values()), f"{path.name} imports an exercise module"
