@@ -220,10 +220,10 @@ def facet_starts(images: torch.Tensor, features: torch.Tensor, k: int, seed: int
 
     ``images`` ``(N, 3, H, W)``; ``features`` ``(N, D)`` (e.g. penultimate-layer features of
     the same images). Run scikit-learn's ``KMeans(n_clusters=k, n_init=10,
-    random_state=seed)`` on the features, then return ``(means, labels)``: ``means``
-    ``(k, 3, H, W)``, the mean image of each cluster, **largest cluster first**; ``labels``
-    ``(N,)`` int64, renumbered so that cluster 0 is the largest (ties: lower original
-    cluster number first). These means are the starting points of multifaceted
+    random_state=seed)`` on the features, then return ``(means, labels)``, both torch tensors:
+    ``means`` ``(k, 3, H, W)``, the mean image of each cluster, **largest cluster first**;
+    ``labels`` ``(N,)`` int64 (a ``torch.LongTensor``: the notebook indexes images with it),
+    renumbered so that cluster 0 is the largest (ties: lower original cluster number first). These means are the starting points of multifaceted
     visualization (Nguyen, Yosinski & Clune 2016).
     """
     k = check_positive_int(k, "k")
@@ -240,8 +240,9 @@ def fooling_image(model, x: torch.Tensor, target, lr: float = 0.002, max_steps: 
     """Change image ``x`` ``(1, 3, H, W)`` until the model predicts class ``target``.
 
     Repeat: if the model's top-1 class for the current image is ``target``, stop; else
-    take a normalized ascent step on the target's score,
-    ``x <- clamp(x + lr * g / mean(|g|), 0, 1)`` (``optim.normalized_step``). Give up after
+    take a normalized ascent step on the target's score, its logit ``model(x)[0, target]``
+    (before softmax, as in :func:`ascent_step`): ``x <- clamp(x + lr * g / mean(|g|), 0, 1)``
+    with ``g`` the gradient of that logit (``optim.normalized_step``). Give up after
     ``max_steps`` steps.
     Returns ``(fooled, steps)``: the image (detached) and the number of steps taken
     (0 if ``x`` is already classified as ``target``). Stop **as soon as** the target wins.
@@ -275,7 +276,10 @@ def pgd(model, x: torch.Tensor, y, eps: float, alpha: float | None = None, steps
     """Projected gradient descent, L-infinity (Madry et al. 2018): iterated FGSM.
 
     Start from ``x`` (or, with ``random_start``, from ``x`` plus uniform noise in
-    ``[-eps, eps]`` drawn with ``torch.Generator().manual_seed(seed)``, clamped to [0, 1]).
+    ``[-eps, eps]``, clamped to [0, 1]: one tensor like ``x``, drawn in one call on a new
+    generator, ``(torch.rand(x.shape, generator=torch.Generator().manual_seed(seed)) * 2 - 1)
+    * eps``; ``uniform_(-eps, eps, generator=...)`` on a tensor like ``x``, or one draw per
+    image in order from that one generator, give the same numbers).
     Then ``steps`` times: a gradient-sign step of size ``alpha`` (default ``2.5 * eps /
     steps``) on the cross-entropy as in :func:`fgsm`, then **project**: clip the change to
     ``[-eps, eps]`` around the original ``x``, and clamp to ``[0, 1]``. The result is always

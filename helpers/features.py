@@ -65,7 +65,13 @@ def extract_features(model, images, layer: str | None = None, batch_size: int = 
 
     ``images``: a ``uint8`` array ``(N, H, W, 3)`` or a list of images (anything
     ``model.to_input`` accepts). ``layer``: a layer name, by default ``model.penultimate``.
-    Returns a float tensor ``(N, D)`` on the CPU: each image's layer output, flattened.
+    ``size``: passed on to ``model.to_input(batch, size=size)`` for each batch (``"default"``:
+    the model's input crop; ``None``: each image's own size). Run the batches under
+    ``torch.no_grad()``, one forward pass each (``model.activations(x, layer)[layer]``), and
+    ``bar.update(len(batch))`` after each: the progress bar the given code creates (it shows
+    nothing when ``progress=False``); close it at the end (``bar.close()``).
+    Returns a float tensor ``(N, D)`` on the CPU: each image's layer output, flattened
+    (``(C, H, W)`` becomes one row of ``C * H * W`` values), in the order of ``images``.
     """
     layer = layer or model.penultimate
     model.layer(layer)  # a clear error for an unknown name
@@ -95,7 +101,9 @@ def _check_features(name, x) -> torch.Tensor:
 def pairwise_distances(queries, database, metric: str = "l2") -> torch.Tensor:
     """All distances between ``queries`` ``(Q, D)`` and ``database`` ``(N, D)``: ``(Q, N)``.
 
-    ``metric="l2"``: Euclidean distance ``||q - x||``; ``metric="cosine"``: ``1 - cos(q, x)``.
+    ``metric="l2"``: Euclidean distance ``||q - x||``; ``metric="cosine"``: ``1 - cos(q, x)``,
+    where each row is divided by ``max(||row||, 1e-12)`` (as ``torch.nn.functional.normalize``
+    does), so that an all-zero row has cosine distance 1 to everything, never NaN.
     One matrix product, no Python loop over items: use
     ``||q - x||^2 = ||q||^2 + ||x||^2 - 2 q.x`` (clamped at 0 before the square root).
     """
@@ -281,10 +289,11 @@ def top_activations(acts: torch.Tensor, channel: int, k: int = 9):
     """The ``k`` images whose channel ``channel`` fires most, and where.
 
     ``acts``: activations ``(N, C, H, W)``. For each image take the maximum of the
-    channel's map and its position; return the ``k`` best images as
-    ``(values (k,), image indices (k,), rows (k,), cols (k,))``, largest value first
-    (ties: lower image index first). One patch per image, so the grid shows ``k``
-    different images.
+    channel's map and its position (where a map has several equal maxima: the first in
+    row-major order, as ``torch.max`` and ``argmax`` give it); return the ``k`` best images as
+    tensors ``(values (k,), image indices (k,), rows (k,), cols (k,))`` (NumPy arrays are
+    accepted too), largest value first (ties: lower image index first). One patch per image,
+    so the grid shows ``k`` different images.
     """
     if acts.ndim != 4:
         raise CourseError(f"expected activations (N, C, H, W), got shape {tuple(acts.shape)}")

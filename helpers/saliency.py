@@ -169,7 +169,9 @@ def grabcut_seeds(saliency: torch.Tensor, fg_quantile: float = 0.95, bg_quantile
     Pixels at or above the ``fg_quantile`` of the saliency values are sure foreground
     (``GC_FGD`` = 1); those at or below the ``bg_quantile`` are sure background (``GC_BGD``
     = 0); of the rest, those above the median are probably foreground (``GC_PR_FGD`` = 3)
-    and the others probably background (``GC_PR_BGD`` = 2).
+    and the others probably background (``GC_PR_BGD`` = 2). The quantiles are
+    ``torch.quantile`` of all the values (linear interpolation). Where a pixel is both (the
+    two quantiles coincide, as in a map that is mostly one value), **sure background wins**.
     """
     s = torch.as_tensor(saliency).detach().float().cpu()
     if s.ndim != 2:

@@ -121,9 +121,10 @@ def smoothgrad(model, x: torch.Tensor, target, n: int = 25, sigma: float = SIGMA
     ``x``: one image ``(1, 3, H, W)`` in pixel space. The noise is drawn in **one call**,
     ``noise = sigma * torch.randn((n, 3, H, W), generator=generator)``: ``sigma`` is the
     standard deviation **in pixel units** (0.15 is 15 % of the [0, 1] range). Copy ``i`` is
-    ``x + noise[i]`` (not clamped to [0, 1]); its map is :func:`helpers.saliency.saliency_map`'s
-    ``|d logit_target / d copy|``, maximum over the 3 colours. Runs ``batch_size`` copies per
-    forward/backward pass. ``generator``: a seeded ``torch.Generator``, so that a run repeats;
+    ``x + noise[i]`` (not clamped to [0, 1]); its map is ``|d logit_target / d copy|``, maximum
+    over the 3 colours: the saliency map's formula, but take the gradient here directly
+    (``torch.autograd.grad``), since ``saliency_map`` refuses images outside [0, 1] and the
+    copies must not be clamped. Runs ``batch_size`` copies per forward/backward pass. ``generator``: a seeded ``torch.Generator``, so that a run repeats;
     None: a new one seeded with 0. Returns the mean map ``(H, W)``, non-negative.
     """
     x = _one(model, x)
@@ -205,9 +206,10 @@ def randomized_weights(model, down_to: str, seed: int = 0) -> dict[str, torch.Te
     ``classifier``, ``bn2``, ``conv_head``, ``blocks.6``, ..., ``conv_stem``). Every
     sub-module of the chosen layers that has a ``reset_parameters()`` method gets it called:
     the values of a freshly built layer (PyTorch's defaults: Kaiming-uniform weights, uniform
-    biases). BatchNorm layers are reset too: scale 1, shift 0, **running mean 0 and running
-    variance 1**, so that a randomized BatchNorm normalizes nothing (as Quantus's ``MPRT``
-    does; Adebayo et al. keep nothing of a trained layer either). Seeded: inside
+    biases). That call is all a BatchNorm layer needs too: its ``reset_parameters()`` already
+    sets scale 1, shift 0, running mean 0 and running variance 1, so that a randomized
+    BatchNorm normalizes nothing (as Quantus's ``MPRT`` does; Adebayo et al. keep nothing of a
+    trained layer either). Seeded: inside
     ``torch.random.fork_rng()`` (the caller's random stream is left as it was),
     ``torch.manual_seed(seed)`` once, then the layers from the top, in ``layer.modules()``
     order within a layer; so the top layers get the same values whatever ``down_to`` is,

@@ -141,7 +141,7 @@ ALLOWED_CALLS = {
     "formula_model", "linear_model", "batchnorm_net", "tiny_cnn", "_seeded", "_attack_inputs",
     # building inputs
     "tensor", "zeros", "ones", "full", "full_like", "zeros_like", "rand", "randn", "arange", "Generator",
-    "manual_seed", "default_rng", "integers", "clone", "view", "float", "double", "copy_", "fill_", "no_grad",
+    "manual_seed", "default_rng", "integers", "clone", "view", "float", "double", "copy_", "fill_", "no_grad", "stack",
     # properties of your results
     "equal", "isfinite", "get_rng_state", "state_dict", "modules", "items", "all", "any", "min", "max", "abs",
     "diagonal", "unique",

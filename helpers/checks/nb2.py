@@ -58,6 +58,10 @@ def grabcut_seeds():
     expect("values 0 .. 20, quantiles 0.9 and 0.2", seeds,
            "labels: >= fg quantile -> 1 (sure fg), <= bg quantile -> 0 (sure bg), of the rest above the median -> 3, "
            "else 2 (quantiles with torch.quantile)", atol=0)
+    mostly_zero = torch.tensor([[0.0, 0.0, 0.0, 0.0], [0.0, 0.0, 2.0, 0.0], [0.0, 0.0, 0.0, 5.0]])
+    expect("a map that is mostly 0: the quantiles coincide", Sa.grabcut_seeds(mostly_zero, 0.8, 0.3),
+           "where a pixel is both at or above the fg quantile and at or below the bg quantile, sure background (0) "
+           "wins", atol=0)
 
 
 @check_of("guided_relu_backward")

@@ -9,6 +9,7 @@ from __future__ import annotations
 import torch
 
 from .. import inversion as In
+from ..utils import CourseError
 from .core import check_of, expect, require
 from .inputs import tiny_cnn
 
@@ -75,6 +76,9 @@ def octave_sizes():
     expect("one octave", In.octave_sizes(64, 64, 1), "one octave: just the full size", atol=0)
     expect("512 x 384, 4 octaves of 1.4", In.octave_sizes(512, 384, 4, 1.4),
            "round(h / scale**i), not int(...): 512 / 1.4^3 = 186.59 -> 187", atol=0)
+    expect("20 x 36, 2 octaves of 8: halves", In.octave_sizes(20, 36, 2, 8.0, min_size=1),
+           "Python's round(h / scale**i): 20 / 8 = 2.5 -> 2 and 36 / 8 = 4.5 -> 4 (halves go to the even neighbour)",
+           atol=0)
     try:
         In.octave_sizes(64, 64, 2, 2.0, min_size=32)
     except ValueError:
@@ -88,5 +92,7 @@ def octave_sizes():
             In.octave_sizes(h, w, n, 2.0, min_size=low)
         except ValueError as e:
             assert "octave" in str(e), "name the problem in the error: too many octaves for the image size"
+            assert isinstance(e, CourseError), \
+                f"raise a CourseError (from helpers.utils, a ValueError), as the library does; got {type(e).__name__}"
         else:
             raise AssertionError(why)

@@ -30,6 +30,12 @@ def neighbourhood_ssd():
                    torch.rand(9, generator=g))
     m[4] = 1.0
     expect("50 candidates of 9 pixels", St.neighbourhood_ssd(P, nb, m, w), "compare with every row of patches")
+    g = torch.Generator().manual_seed(0)
+    for _ in range(2):           # the second draw: in float32 the expanded form rounds its exact match below 0
+        nb, w, other = torch.rand(9, generator=g), torch.rand(9, generator=g), torch.rand(9, generator=g)
+    d = St.neighbourhood_ssd(torch.stack([nb, other]), nb, torch.ones(9), w)
+    assert (d >= 0).all(), "clamp the distances at 0 (.clamp_min(0)): the expanded form rounds an exact match to a " \
+                           f"tiny negative number ({float(d.min()):.2g} here), which breaks pick_match's (1 + eps) * best"
 
 
 @check_of("pick_match")

@@ -158,10 +158,12 @@ def octave_sizes(height: int, width: int, octaves: int, scale: float = 1.4, min_
     """The image sizes of an octave pyramid, **smallest first**, ending at ``(height, width)``.
 
     Octave ``i`` (counting from the full size, ``i = 0``) has size
-    ``(round(height / scale**i), round(width / scale**i))``; return the ``octaves`` sizes as a
-    list of ``(h, w)`` tuples from the smallest to the full size. Clear errors: ``scale <= 1``,
-    ``octaves < 1``, or a smallest octave below ``min_size`` pixels on its short side (say how
-    many octaves would fit).
+    ``(round(height / scale**i), round(width / scale**i))`` with Python's ``round`` (halves
+    go to the even neighbour: ``round(2.5) == 2``); return the ``octaves`` sizes as a list of
+    ``(h, w)`` tuples from the smallest to the full size. A smallest octave whose short side
+    is below ``min_size`` pixels (exactly ``min_size`` is fine) raises a
+    :class:`~helpers.utils.CourseError` (a ``ValueError``) that says how many octaves would
+    fit. (The given code already refuses ``scale <= 1`` and ``octaves < 1``.)
     """
     octaves = check_positive_int(octaves, "octaves")
     if isinstance(scale, bool) or not isinstance(scale, (int, float)) or scale <= 1:

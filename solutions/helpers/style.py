@@ -107,7 +107,9 @@ def neighbourhood_ssd(patches: torch.Tensor, neighbourhood: torch.Tensor, mask: 
 
     (the normalization makes distances comparable between pixels with more or fewer known
     neighbours). No Python loop over the candidates: broadcast, or expand the square into
-    matrix-vector products.
+    matrix-vector products. The expanded form can round to tiny negative numbers: clamp the
+    distances at 0 (``.clamp_min(0)``). A neighbourhood with no generated pixel
+    (``sum(weights * mask) == 0``) has nothing to compare: the given code refuses it.
     """
     if patches.ndim != 2:
         raise CourseError(f"patches must be (P, K), got shape {tuple(patches.shape)}")
@@ -116,11 +118,11 @@ def neighbourhood_ssd(patches: torch.Tensor, neighbourhood: torch.Tensor, mask: 
         if not isinstance(t, torch.Tensor) or t.shape != (K,):
             got = tuple(t.shape) if isinstance(t, torch.Tensor) else type(t).__name__
             raise CourseError(f"{name} must be a tensor of shape ({K},) like one row of patches, got {got}")
+    if float((weights * mask).sum()) <= 0:
+        raise CourseError("the neighbourhood has no generated pixel (sum(weights * mask) = 0): nothing to compare")
     ### BEGIN SOLUTION
     a = weights * mask
     total = a.sum()
-    if total <= 0:
-        raise CourseError("the neighbourhood has no generated pixel: nothing to compare")
     # sum_k a_k (p_k - n_k)^2 = sum_k a_k p_k^2 - 2 sum_k a_k n_k p_k + sum_k a_k n_k^2: two mat-vecs
     d = (patches * patches) @ a - 2 * (patches @ (a * neighbourhood)) + (a * neighbourhood ** 2).sum()
     return d.clamp_min(0) / total
@@ -130,14 +132,16 @@ def neighbourhood_ssd(patches: torch.Tensor, neighbourhood: torch.Tensor, mask: 
 def pick_match(distances: torch.Tensor, eps: float = 0.1, generator: torch.Generator | None = None) -> int:
     """The index of a random candidate among those with ``distance <= (1 + eps) * best``.
 
-    ``best`` is the smallest distance. Every qualifying candidate is equally likely (draw
-    with ``torch.randint(..., generator=generator)`` so results repeat for a seed). With
-    ``eps = 0`` only the best (and exact ties with it) qualify.
+    ``best`` is the smallest distance. Every qualifying candidate is equally likely: draw one
+    position with ``torch.randint(len(candidates), (1,), generator=generator)`` so results
+    repeat for a seed. With ``eps = 0`` only the best (and exact ties with it) qualify.
+    Distances are never negative (the given code sets rounding's tiny negatives to 0).
     """
     if not isinstance(distances, torch.Tensor) or distances.ndim != 1 or distances.numel() == 0:
         raise CourseError("distances must be a non-empty 1-D tensor (one distance per candidate)")
     if isinstance(eps, bool) or not isinstance(eps, (int, float)) or eps < 0:
         raise CourseError(f"eps must be a number >= 0 (0.1 is usual), got {eps!r}")
+    distances = distances.clamp_min(0)
     ### BEGIN SOLUTION
     best = distances.min()
     ok = torch.nonzero(distances <= best * (1 + eps)).flatten()

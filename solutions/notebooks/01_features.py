@@ -179,6 +179,8 @@ assert torch.allclose(Fe.pairwise_distances(_q, _x, "cosine"), 1 - torch.nn.func
 _dup = torch.rand(40, 7, generator=_g) * 3 + 1           # identical rows: no NaN from a negative rounding error
 _dd = Fe.pairwise_distances(_dup, _dup.clone(), "l2")
 assert torch.isfinite(_dd).all() and torch.diagonal(_dd).abs().max() < 1e-2 and torch.allclose(_dd, torch.cdist(_dup, _dup), atol=1e-2)
+_zq = torch.cat([torch.zeros(1, 6), _q])             # an all-zero row: distance 1 to everything, no NaN
+assert torch.allclose(Fe.pairwise_distances(_zq, _x, "cosine")[0], torch.ones(9), atol=1e-6)
 ### END HIDDEN TESTS
 
 # %% nbgrader={"grade": true, "grade_id": "nb1_nearest_neighbors", "locked": true, "points": 2, "schema_version": 3, "solution": false}
@@ -381,6 +383,9 @@ assert (_a[_i, 2, _r, _c] == _v).all() and _r.tolist() == (_best.indices[_order]
 _t = torch.zeros(4, 1, 2, 3)
 _t[0, 0, 1, 2], _t[1, 0, 0, 0], _t[1, 0, 1, 1], _t[2, 0, 0, 1], _t[3, 0, 1, 0] = 4.0, 6.0, 5.0, 4.0, 1.0
 assert Fe.top_activations(_t, 0, k=3)[1].tolist() == [1, 0, 2]   # one entry per image; ties: lower index first
+_t[2, 0, 1, 2] = 4.0                                   # image 2: equal maxima at (0, 1) and (1, 2): the first
+_, _, _r2, _c2 = Fe.top_activations(_t, 0, k=3)
+assert [int(v) for v in _r2] == [0, 1, 0] and [int(v) for v in _c2] == [0, 2, 1]
 ### END HIDDEN TESTS
 
 # %% [markdown]

@@ -157,6 +157,9 @@ _q = [torch.quantile(_s.flatten(), q) for q in (0.8, 0.1, 0.5)]
 assert (_seeds[(_s >= _q[0]).numpy()] == 1).all() and (_seeds[(_s <= _q[1]).numpy()] == 0).all()
 _mid = ((_s < _q[0]) & (_s > _q[1])).numpy()
 assert ((_seeds[_mid] == 3) == (_s.numpy()[_mid] > _q[2].item())).all()
+_flat = torch.zeros(6, 5)
+_flat[2, 3], _flat[4, 1] = 3.0, 1.0                  # mostly 0: both quantiles are 0, sure background wins
+assert (Sa.grabcut_seeds(_flat, 0.9, 0.2) == np.where(_flat.numpy() > 0, 1, 0)).all()
 ### END HIDDEN TESTS
 
 # %%

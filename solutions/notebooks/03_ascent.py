@@ -255,6 +255,7 @@ _g = torch.Generator().manual_seed(16)
 _f = torch.cat([torch.randn(4, 3, generator=_g) - 8, torch.randn(7, 3, generator=_g) + 8])
 _i = torch.rand(11, 3, 2, 2, generator=_g)
 _m, _l = As.facet_starts(_i, _f, 2)
+assert isinstance(_l, torch.Tensor) and isinstance(_m, torch.Tensor)
 assert _l.tolist() == [1] * 4 + [0] * 7 and torch.allclose(_m[1], _i[:4].mean(0)) and torch.allclose(_m[0], _i[4:].mean(0))
 from sklearn.cluster import KMeans
 _f3 = torch.cat([torch.randn(2, 3, generator=_g) + 9, torch.randn(5, 3, generator=_g) - 9, torch.randn(3, 3, generator=_g) * 0.3])

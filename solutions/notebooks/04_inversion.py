@@ -213,6 +213,13 @@ try:
     raise AssertionError("scale < 1 must raise")
 except ValueError:
     pass
+assert In.octave_sizes(42, 30, 2, 4.0, min_size=1) == [(10, 8), (42, 30)]       # Python's round: 10.5 -> 10, 7.5 -> 8
+from helpers.utils import CourseError
+try:
+    In.octave_sizes(64, 64, 4, 2.0, min_size=16)
+    raise AssertionError("a smallest octave of 8 x 8 is below min_size 16: it must raise")
+except CourseError:
+    pass
 ### END HIDDEN TESTS
 
 # %% [markdown]

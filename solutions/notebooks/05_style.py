@@ -82,6 +82,8 @@ _P, _n, _w = torch.rand(400, 75, generator=_g), torch.rand(75, generator=_g), to
 _m = (torch.rand(75, generator=_g) > 0.7).float()
 _want = ((_P - _n) ** 2 * _w * _m).sum(1) / (_w * _m).sum()
 assert torch.allclose(St.neighbourhood_ssd(_P, _n, _m, _w), _want, atol=1e-5)
+_exact = St.neighbourhood_ssd(torch.stack([_n, _n * 0.5]), _n, torch.ones(75), _w)      # an exact match: 0, never below
+assert (_exact >= 0).all() and float(_exact[0]) < 1e-6
 ### END HIDDEN TESTS
 
 # %% nbgrader={"grade": true, "grade_id": "nb5_pick_match", "locked": true, "points": 1, "schema_version": 3, "solution": false}

@@ -65,6 +65,8 @@ def pairwise_distances():
     cx = torch.tensor([[2.0, 0.0], [0.0, 5.0], [-1.0, 1.0]])
     expect("cosine, 2 queries and 3 items", Fe.pairwise_distances(cq, cx, "cosine"),
            "cosine: 1 - (q / |q|) . (x / |x|) for every pair, one row per query")
+    expect("cosine with an all-zero row", Fe.pairwise_distances(torch.tensor([[0.0, 0.0], [1.0, 1.0]]), cx, "cosine"),
+           "an all-zero row has cosine distance 1 to everything: divide each row by max(|row|, 1e-12)")
 
 
 @check_of("nearest_neighbors")
@@ -126,3 +128,10 @@ def top_activations():
                           "index first)", atol=0)
     expect("maxima", v, "return the maxima of those images, largest first")
     expect("rows and columns", (r, c), "rows and columns of each image's maximum (row = p // W, column = p % W)", atol=0)
+    two = torch.zeros(2, 1, 2, 3)
+    two[0, 0, 0, 2] = two[0, 0, 1, 0] = 4.0          # image 0: two equal maxima, at (0, 2) and (1, 0)
+    two[1, 0, 1, 1] = 1.0
+    _, _, r, c = Fe.top_activations(two, channel=0, k=1)
+    expect("two equal maxima in one map", (r, c),
+           "where a map has several equal maxima, its position is the first in row-major order (as torch.max gives "
+           "it)", atol=0)

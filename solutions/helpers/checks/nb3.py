@@ -86,6 +86,9 @@ def facet_starts():
     feats = torch.tensor([[5.0, 7.0], [-9.2, -6.9], [4.9, 7.1], [3.9, -6.8], [5.1, 7.1], [5.1, 7.0], [-9.0, -7.0]])
     imgs = torch.rand(7, 3, 2, 3, generator=g)
     means, labels = As.facet_starts(imgs, feats, k=3)
+    assert isinstance(labels, torch.Tensor) and isinstance(means, torch.Tensor), \
+        "return (means, labels) as torch tensors (labels: a LongTensor, torch.from_numpy(...)): the notebook " \
+        f"indexes the images with them; got {type(means).__name__} and {type(labels).__name__}"
     expect("groups of 4, 2 and 1: labels", labels,
            "labels: KMeans(n_clusters=k, n_init=10, random_state=seed) on the features, renumbered so that label 0 "
            "is the largest cluster (ties: the lower KMeans label first)", atol=0)
