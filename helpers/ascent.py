@@ -62,7 +62,7 @@ def neutral_image(model, size: int | tuple[int, int] = 224) -> torch.Tensor:
 # ============================================================================ 1. one ascent step
 def ascent_step(model, delta: torch.Tensor, base: torch.Tensor, target: int, lr: float = 0.01,
                 l2: float = 0.0, shift: tuple[int, int] = (0, 0)):
-    """One step of gradient ascent on ``S_target(base + delta) - l2 * ||delta||^2``.
+    """Notebook 3, exercise 1. One step of gradient ascent on ``S_target(base + delta) - l2 * ||delta||^2``.
 
     ``model``: a wrapped model (:class:`helpers.models.WrappedModel`, as everywhere in the
     course): ``model(x)`` gives the logits ``(N, classes)``; ``target`` a class index (or a
@@ -87,7 +87,7 @@ def ascent_step(model, delta: torch.Tensor, base: torch.Tensor, target: int, lr:
 
 # ============================================================================ 2-3. clipping
 def clip_small_values(delta: torch.Tensor, percentile: float) -> torch.Tensor:
-    """Zero the pixels of ``delta`` ``(1, 3, H, W)`` whose colour vector is small.
+    """Notebook 3, exercise 2. Zero the pixels of ``delta`` ``(1, 3, H, W)`` whose colour vector is small.
 
     A pixel's size is the L2 norm of its 3 colour values; pixels whose size is **below**
     the ``percentile``-th percentile of all sizes (``torch.quantile`` with
@@ -99,7 +99,7 @@ def clip_small_values(delta: torch.Tensor, percentile: float) -> torch.Tensor:
 
 
 def clip_small_gradients(delta: torch.Tensor, grad: torch.Tensor, percentile: float) -> torch.Tensor:
-    """Zero the pixels of ``delta`` that contribute little to the score.
+    """Notebook 3, exercise 3. Zero the pixels of ``delta`` that contribute little to the score.
 
     A pixel's contribution is ``|sum over colours of delta * grad|`` (a first-order estimate
     of how much the score would change if the pixel were set to 0, Yosinski et al. 2015).
@@ -216,7 +216,7 @@ def _channels(model, layer):
 
 # ============================================================================ 4. multifaceted
 def facet_starts(images: torch.Tensor, features: torch.Tensor, k: int, seed: int = 0):
-    """Cluster one class's images by their features and average each cluster's images.
+    """Notebook 3, exercise 4. Cluster one class's images by their features and average each cluster's images.
 
     ``images`` ``(N, 3, H, W)``; ``features`` ``(N, D)`` (e.g. penultimate-layer features of
     the same images). Run scikit-learn's ``KMeans(n_clusters=k, n_init=10,
@@ -237,7 +237,7 @@ def facet_starts(images: torch.Tensor, features: torch.Tensor, k: int, seed: int
 
 # ============================================================================ 5. fooling images
 def fooling_image(model, x: torch.Tensor, target, lr: float = 0.002, max_steps: int = 100):
-    """Change image ``x`` ``(1, 3, H, W)`` until the model predicts class ``target``.
+    """Notebook 3, exercise 5. Change image ``x`` ``(1, 3, H, W)`` until the model predicts class ``target``.
 
     Repeat: if the model's top-1 class for the current image is ``target``, stop; else
     take a normalized ascent step on the target's score, its logit ``model(x)[0, target]``
@@ -256,7 +256,7 @@ def fooling_image(model, x: torch.Tensor, target, lr: float = 0.002, max_steps: 
 
 # ============================================================================ 6-7. attacks
 def fgsm(model, x: torch.Tensor, y, eps: float, targeted: bool = False) -> torch.Tensor:
-    """The fast gradient sign method (Goodfellow et al. 2015) on a batch ``(N, 3, H, W)``.
+    """Notebook 3, exercise 6. The fast gradient sign method (Goodfellow et al. 2015) on a batch ``(N, 3, H, W)``.
 
     ``y``: the true labels (untargeted: move *up* the cross-entropy loss of ``y``) or the
     target labels (``targeted=True``: move *down* the loss of ``y``); an int, a class
@@ -273,7 +273,7 @@ def fgsm(model, x: torch.Tensor, y, eps: float, targeted: bool = False) -> torch
 
 def pgd(model, x: torch.Tensor, y, eps: float, alpha: float | None = None, steps: int = 10,
         targeted: bool = False, random_start: bool = False, seed: int = 0) -> torch.Tensor:
-    """Projected gradient descent, L-infinity (Madry et al. 2018): iterated FGSM.
+    """Notebook 3, exercise 7. Projected gradient descent, L-infinity (Madry et al. 2018): iterated FGSM.
 
     Start from ``x`` (or, with ``random_start``, from ``x`` plus uniform noise in
     ``[-eps, eps]``, clamped to [0, 1]: one tensor like ``x``, drawn in one call on a new

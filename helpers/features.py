@@ -4,10 +4,11 @@ Exercises (complete the bodies marked ``YOUR CODE HERE``):
 
 1. :func:`normalize_filters` - first-layer filters as images.
 2. :func:`extract_features` - batched feature extraction at any layer.
-3. :func:`pairwise_distances` and :func:`nearest_neighbors` - one distance matrix, top-k.
-4. :func:`pca` - principal component analysis from scratch (centre, SVD).
-5. :func:`receptive_field` - size, stride and offset of a layer's units.
-6. :func:`top_activations` - the images and positions that excite a channel most.
+3. :func:`pairwise_distances` - one distance matrix, no loop.
+4. :func:`nearest_neighbors` - the k nearest items of each query (ties: lower index).
+5. :func:`pca` - principal component analysis from scratch (centre, SVD).
+6. :func:`receptive_field` - size, stride and offset of a layer's units.
+7. :func:`top_activations` - the images and positions that excite a channel most.
 
 Plumbing (complete): :func:`precision_at_k`, :func:`embed_2d`, :func:`conv_geometry`,
 :func:`crop_patches`, :func:`max_activating_patches` and the plots.
@@ -29,7 +30,7 @@ NOTEBOOK = 1   # the notebook whose exercises this module holds
 
 # ============================================================================ 1. filters
 def normalize_filters(weights: torch.Tensor) -> torch.Tensor:
-    """Scale each filter to ``[0, 1]`` on its own, as an image.
+    """Notebook 1, exercise 1. Scale each filter to ``[0, 1]`` on its own, as an image.
 
     ``weights``: a conv layer's weight, shape ``(C_out, 3, kH, kW)``.
     Returns ``(C_out, kH, kW, 3)``: filter ``i`` is ``(w_i - min(w_i)) / (max(w_i) - min(w_i))``,
@@ -61,7 +62,7 @@ def _batches(images, batch_size):
 
 def extract_features(model, images, layer: str | None = None, batch_size: int = 64,
                      size="default", progress: bool = True) -> torch.Tensor:
-    """Features of many images at one layer, in batches, without autograd.
+    """Notebook 1, exercise 2. Features of many images at one layer, in batches, without autograd.
 
     ``images``: a ``uint8`` array ``(N, H, W, 3)`` or a list of images (anything
     ``model.to_input`` accepts). ``layer``: a layer name, by default ``model.penultimate``.
@@ -85,7 +86,7 @@ def extract_features(model, images, layer: str | None = None, batch_size: int = 
     raise NotImplementedError("exercise `extract_features` in helpers/features.py is not done yet: write its body here")
 
 
-# ============================================================================ 3. neighbours
+# ============================================================================ 3-4. neighbours
 def _check_features(name, x) -> torch.Tensor:
     x = torch.as_tensor(x)
     if x.ndim != 2:
@@ -99,7 +100,7 @@ def _check_features(name, x) -> torch.Tensor:
 
 
 def pairwise_distances(queries, database, metric: str = "l2") -> torch.Tensor:
-    """All distances between ``queries`` ``(Q, D)`` and ``database`` ``(N, D)``: ``(Q, N)``.
+    """Notebook 1, exercise 3. All distances between ``queries`` ``(Q, D)`` and ``database`` ``(N, D)``: ``(Q, N)``.
 
     ``metric="l2"``: Euclidean distance ``||q - x||``; ``metric="cosine"``: ``1 - cos(q, x)``,
     where each row is divided by ``max(||row||, 1e-12)`` (as ``torch.nn.functional.normalize``
@@ -119,7 +120,7 @@ def pairwise_distances(queries, database, metric: str = "l2") -> torch.Tensor:
 
 
 def nearest_neighbors(queries, database, k: int = 5, metric: str = "l2", exclude_self: bool = False):
-    """The ``k`` nearest database items of each query.
+    """Notebook 1, exercise 4. The ``k`` nearest database items of each query.
 
     Returns ``(distances, indices)``, both ``(Q, k)``, nearest first (ties broken by the
     lower index). ``exclude_self=True`` is for when ``queries`` are the database itself: each
@@ -147,7 +148,7 @@ def precision_at_k(neighbor_labels, query_labels) -> float:
     return float((nl == ql[:, None]).float().mean())
 
 
-# ============================================================================ 4. PCA
+# ============================================================================ 5. PCA
 class PCAResult(NamedTuple):
     components: torch.Tensor         # (k, D): unit-length principal directions, by variance
     explained_variance_ratio: torch.Tensor  # (k,)
@@ -156,7 +157,7 @@ class PCAResult(NamedTuple):
 
 
 def pca(x, n_components: int = 2) -> PCAResult:
-    """Principal component analysis from scratch: centre the data, take its SVD.
+    """Notebook 1, exercise 5. Principal component analysis from scratch: centre the data, take its SVD.
 
     ``x``: ``(N, D)``. Returns a :class:`PCAResult` with ``components`` ``(k, D)`` (rows
     are unit vectors, largest variance first), ``explained_variance_ratio`` ``(k,)`` (each
@@ -196,7 +197,7 @@ def embed_2d(features, method: str = "tsne", seed: int = 0, pca_dims: int = 50):
     raise CourseError(f"method must be 'pca', 'tsne' or 'umap', got {method!r}")
 
 
-# ============================================================================ 5. receptive fields
+# ============================================================================ 6. receptive fields
 class RF(NamedTuple):
     """Receptive field of a layer's units in input pixels.
 
@@ -210,7 +211,7 @@ class RF(NamedTuple):
 
 
 def receptive_field(geometry: Sequence[tuple[int, int, int, int]]) -> RF:
-    """Receptive field after a chain of sliding-window layers, computed layer by layer.
+    """Notebook 1, exercise 6. Receptive field after a chain of sliding-window layers, computed layer by layer.
 
     ``geometry``: one ``(kernel, stride, padding, dilation)`` tuple per layer, input first
     (padding = zeros added before the first row/column). Start from a single pixel
@@ -284,9 +285,9 @@ def layer_receptive_field(model, layer: str, image_size: int | None = None) -> R
     return receptive_field(conv_geometry(model, layer, image_size))
 
 
-# ============================================================================ 6. top activations
+# ============================================================================ 7. top activations
 def top_activations(acts: torch.Tensor, channel: int, k: int = 9):
-    """The ``k`` images whose channel ``channel`` fires most, and where.
+    """Notebook 1, exercise 7. The ``k`` images whose channel ``channel`` fires most, and where.
 
     ``acts``: activations ``(N, C, H, W)``. For each image take the maximum of the
     channel's map and its position (where a map has several equal maxima: the first in

@@ -1,15 +1,16 @@
 """Notebook 2, part two: can we trust these maps?
 
-Exercises (complete the bodies marked ``YOUR CODE HERE``):
+Exercises 8-13 of notebook 2 (1-7 are in :mod:`helpers.saliency`; complete the bodies marked
+``YOUR CODE HERE``):
 
-1. :func:`smoothgrad` - the mean saliency map over noisy copies of the image (Smilkov et al. 2017).
-2. :func:`integrated_gradients` - the gradient integrated along the straight path from a
+8. :func:`smoothgrad` - the mean saliency map over noisy copies of the image (Smilkov et al. 2017).
+9. :func:`integrated_gradients` - the gradient integrated along the straight path from a
    baseline image to the image, by the right Riemann sum (Sundararajan et al. 2017).
-3. :func:`randomized_weights` - the model's weights with its layers re-initialized from the
-   classifier down to a given layer (the cascading sanity check of Adebayo et al. 2018).
-4. :func:`ranked_masks` - the pixels in the order of a map, a fixed fraction more at each step.
-5. :func:`deletion_curve` - the class probability while the top pixels are removed (Petsiuk et al. 2018).
-6. :func:`insertion_curve` - the class probability while the top pixels are revealed on a blurred copy.
+10. :func:`randomized_weights` - the model's weights with its layers re-initialized from the
+    classifier down to a given layer (the cascading sanity check of Adebayo et al. 2018).
+11. :func:`ranked_masks` - the pixels in the order of a map, a fixed fraction more at each step.
+12. :func:`deletion_curve` - the class probability while the top pixels are removed (Petsiuk et al. 2018).
+13. :func:`insertion_curve` - the class probability while the top pixels are revealed on a blurred copy.
 
 Plumbing (complete): :func:`blurred` (the insertion start), :func:`curve_area` (area under a
 curve on [0, 1]), :func:`completeness` (Integrated Gradients' sum against the score
@@ -113,10 +114,11 @@ def _steps_of(fraction) -> int:
     return steps
 
 
-# ============================================================================ 1. SmoothGrad
+# ============================================================================ 8. SmoothGrad
 def smoothgrad(model, x: torch.Tensor, target, n: int = 25, sigma: float = SIGMA,
                generator: torch.Generator | None = None, batch_size: int = 8) -> torch.Tensor:
-    """SmoothGrad (Smilkov et al. 2017): the mean of ``n`` saliency maps of noisy copies of ``x``.
+    """Notebook 2, exercise 8. SmoothGrad (Smilkov et al. 2017): the mean of ``n`` saliency maps of noisy
+    copies of ``x``.
 
     ``x``: one image ``(1, 3, H, W)`` in pixel space. The noise is drawn in **one call**,
     ``noise = sigma * torch.randn((n, 3, H, W), generator=generator)``: ``sigma`` is the
@@ -138,10 +140,11 @@ def smoothgrad(model, x: torch.Tensor, target, n: int = 25, sigma: float = SIGMA
     raise NotImplementedError("exercise `smoothgrad` in helpers/trust.py is not done yet: write its body here")
 
 
-# ============================================================================ 2. Integrated Gradients
+# ============================================================================ 9. Integrated Gradients
 def integrated_gradients(model, x: torch.Tensor, target, baseline=None, steps: int = 32,
                          batch_size: int = 16) -> torch.Tensor:
-    """Integrated Gradients (Sundararajan et al. 2017) of class ``target`` for one image ``x``.
+    """Notebook 2, exercise 9. Integrated Gradients (Sundararajan et al. 2017) of class ``target`` for one
+    image ``x``.
 
     ``attribution = (x - baseline) * (1 / steps) * sum_{k=1..steps} grad f(baseline + (k / steps) (x - baseline))``
 
@@ -179,7 +182,7 @@ def completeness(model, x: torch.Tensor, target, attributions: torch.Tensor, bas
     return {"sum": total, "difference": diff, "gap": gap, "relative_gap": gap / max(abs(diff), 1e-12)}
 
 
-# ============================================================================ 3. randomization
+# ============================================================================ 10. randomization
 def cascade_layers(model) -> list[str]:
     """The layers :func:`randomize_from_top` can stop at, **from the top**: the model's
     ``main_layers`` that hold parameters, in reverse order. For EfficientNet-Lite0:
@@ -198,7 +201,7 @@ def cascade_steps(model, n: int = 5) -> list[str]:
 
 
 def randomized_weights(model, down_to: str, seed: int = 0) -> dict[str, torch.Tensor]:
-    """The weights (a ``state_dict``) of ``model`` with its layers from the top down to
+    """Notebook 2, exercise 10. The weights (a ``state_dict``) of ``model`` with its layers from the top down to
     ``down_to`` (included) re-initialized, as in Adebayo et al.'s cascading randomization.
     ``model`` itself is never changed: work on a copy (``copy.deepcopy(model)``).
 
@@ -236,9 +239,9 @@ def randomize_from_top(model, down_to: str, seed: int = 0):
     return randomized
 
 
-# ============================================================================ 4-6. deletion / insertion
+# ============================================================================ 11-13. deletion / insertion
 def ranked_masks(saliency: torch.Tensor, fraction: float = 0.05) -> torch.Tensor:
-    """The pixels in the order of a map, a fixed fraction more at each step.
+    """Notebook 2, exercise 11. The pixels in the order of a map, a fixed fraction more at each step.
 
     ``saliency``: ``(H, W)``, larger = more important. ``steps = 1 / fraction`` (must be a whole
     number). Returns ``bool (steps + 1, H, W)``: mask ``k`` is True at the ``k * H * W // steps``
@@ -254,7 +257,7 @@ def ranked_masks(saliency: torch.Tensor, fraction: float = 0.05) -> torch.Tensor
 
 def deletion_curve(model, x: torch.Tensor, target, saliency: torch.Tensor, fraction: float = 0.05,
                    baseline=0.0, batch_size: int = 16) -> torch.Tensor:
-    """Deletion (Petsiuk et al. 2018): the target's probability while the map's top pixels
+    """Notebook 2, exercise 12. Deletion (Petsiuk et al. 2018): the target's probability while the map's top pixels
     are replaced by ``baseline``, a fraction of the pixels more at each step.
 
     ``x``: one image ``(1, 3, H, W)``; ``saliency``: ``(H, W)``, the same size. Image ``k`` is
@@ -276,7 +279,7 @@ def deletion_curve(model, x: torch.Tensor, target, saliency: torch.Tensor, fract
 
 def insertion_curve(model, x: torch.Tensor, target, saliency: torch.Tensor, fraction: float = 0.05,
                     blur_sigma: float = BLUR_SIGMA, batch_size: int = 16) -> torch.Tensor:
-    """Insertion (Petsiuk et al. 2018): the target's probability while the map's top pixels
+    """Notebook 2, exercise 13. Insertion (Petsiuk et al. 2018): the target's probability while the map's top pixels
     of ``x`` are revealed on a blurred copy, a fraction of the pixels more at each step.
 
     Image ``k`` is :func:`blurred` ``(x, blur_sigma)`` with the pixels of :func:`ranked_masks`

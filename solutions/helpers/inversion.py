@@ -26,7 +26,7 @@ NOTEBOOK = 4   # the notebook whose exercises this module holds
 
 # ============================================================================ 1. total variation
 def total_variation(x: torch.Tensor, beta: float = 2.0, eps: float = 0.0) -> torch.Tensor:
-    """The total-variation prior ``R_{V^beta}(x)`` of images ``x`` ``(N, C, H, W)``: a scalar.
+    """Notebook 4, exercise 1. The total-variation prior ``R_{V^beta}(x)`` of images ``x`` ``(N, C, H, W)``: a scalar.
 
     ``sum over i, j, channels and images of ((x[i, j+1] - x[i, j])^2 + (x[i+1, j] - x[i, j])^2) ^ (beta / 2)``
     where ``i`` runs over rows and ``j`` over columns. At the last row and the last column
@@ -55,7 +55,7 @@ def total_variation(x: torch.Tensor, beta: float = 2.0, eps: float = 0.0) -> tor
 # ============================================================================ 2. feature inversion
 def inversion_loss(features: torch.Tensor, target: torch.Tensor, image: torch.Tensor,
                    lam: float = 1.0, beta: float = 2.0) -> torch.Tensor:
-    """The objective of feature inversion (Mahendran & Vedaldi 2015), a scalar tensor:
+    """Notebook 4, exercise 2. The objective of feature inversion (Mahendran & Vedaldi 2015), a scalar tensor:
 
     ``||features - target||^2 / ||target||^2  +  lam * total_variation(image, beta) / (H * W)``
 
@@ -130,7 +130,7 @@ def image_similarity(a: torch.Tensor, b: torch.Tensor) -> tuple[float, float]:
 
 # ============================================================================ 3. DeepDream
 def dream_step(model, x: torch.Tensor, layer: str, lr: float = 0.01, shift: tuple[int, int] = (0, 0)):
-    """One DeepDream step on image ``x`` ``(1, 3, H, W)``: amplify whatever ``layer`` sees.
+    """Notebook 4, exercise 3. One DeepDream step on image ``x`` ``(1, 3, H, W)``: amplify whatever ``layer`` sees.
 
     1. roll ``x`` by ``shift = (dy, dx)`` (``torch.roll`` over the last two dims: jitter);
     2. forward to ``layer`` (``model.activations(x, layer, keep_graph=True)[layer]``) and
@@ -155,7 +155,8 @@ def dream_step(model, x: torch.Tensor, layer: str, lr: float = 0.01, shift: tupl
 
 
 def octave_sizes(height: int, width: int, octaves: int, scale: float = 1.4, min_size: int = 32):
-    """The image sizes of an octave pyramid, **smallest first**, ending at ``(height, width)``.
+    """Notebook 4, exercise 4. The image sizes of an octave pyramid, **smallest first**, ending at ``(height,
+    width)``.
 
     Octave ``i`` (counting from the full size, ``i = 0``) has size
     ``(round(height / scale**i), round(width / scale**i))`` with Python's ``round`` (halves

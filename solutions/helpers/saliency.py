@@ -53,7 +53,7 @@ def window_masks(height: int, width: int, window: int, stride: int) -> torch.Ten
 
 def occlusion_map(model, x: torch.Tensor, target, window: int = 16, stride: int = 8,
                   baseline: float = 0.5, batch_size: int = 16, progress: bool = False) -> torch.Tensor:
-    """Occlusion sensitivity of class ``target`` for one image ``x`` ``(1, 3, H, W)``.
+    """Notebook 2, exercise 1. Occlusion sensitivity of class ``target`` for one image ``x`` ``(1, 3, H, W)``.
 
     Slide a square of side ``window`` filled with ``baseline`` (grey by default) over the
     image with ``stride``; for each position record the **drop in the target class
@@ -159,7 +159,7 @@ def occlusion_map_local(model, x: torch.Tensor, target, window: int = 16, stride
 
 # ============================================================================ 2. saliency
 def saliency_map(model, x: torch.Tensor, target) -> torch.Tensor:
-    """Simonyan et al.'s saliency: ``|d score_target / d x|``, maximum over the 3 colours.
+    """Notebook 2, exercise 2. Simonyan et al.'s saliency: ``|d score_target / d x|``, maximum over the 3 colours.
 
     ``score`` is the **unnormalized** class score (the logit, not the probability).
     Returns ``(H, W)``, non-negative.
@@ -178,7 +178,8 @@ GC_BGD, GC_FGD, GC_PR_BGD, GC_PR_FGD = 0, 1, 2, 3   # OpenCV's GrabCut labels
 
 
 def grabcut_seeds(saliency: torch.Tensor, fg_quantile: float = 0.95, bg_quantile: float = 0.30) -> np.ndarray:
-    """Seeds for GrabCut from a saliency map ``(H, W)``: ``uint8 (H, W)`` with OpenCV's labels.
+    """Notebook 2, exercise 3. Seeds for GrabCut from a saliency map ``(H, W)``: ``uint8 (H, W)`` with OpenCV's
+    labels.
 
     Pixels at or above the ``fg_quantile`` of the saliency values are sure foreground
     (``GC_FGD`` = 1); those at or below the ``bg_quantile`` are sure background (``GC_BGD``
@@ -224,7 +225,7 @@ def segment(image: np.ndarray, saliency: torch.Tensor, fg_quantile: float = 0.95
 
 # ============================================================================ 4-5. guided backprop
 def guided_relu_backward(x: torch.Tensor, grad_output: torch.Tensor, upper: float = float("inf")) -> torch.Tensor:
-    """The gradient that guided backpropagation passes back through ``min(max(x, 0), upper)``.
+    """Notebook 2, exercise 4. The gradient that guided backpropagation passes back through ``min(max(x, 0), upper)``.
 
     ``x``: the activation's input (its output works as well: ``0 < x < upper`` holds for
     both at the same places); ``grad_output``: the gradient arriving from above.
@@ -295,7 +296,7 @@ def guided(model):
 
 def guided_backprop(model, x: torch.Tensor, layer: str | None = None, channel: int | None = None,
                     unit: tuple[int, int] | None = None, target=None) -> torch.Tensor:
-    """Guided backpropagation (Springenberg et al.) for one image ``x`` ``(1, 3, H, W)``.
+    """Notebook 2, exercise 5. Guided backpropagation (Springenberg et al.) for one image ``x`` ``(1, 3, H, W)``.
 
     The objective is the class score of ``target`` (when ``layer`` is None), or the
     activation of ``channel`` at ``layer``: summed over the whole map, or at one spatial
@@ -345,7 +346,7 @@ def plain_gradient(model, x, layer, channel, unit=None) -> torch.Tensor:
 
 # ============================================================================ 6-7. CAM
 def class_activation_map(features: torch.Tensor, fc_weight: torch.Tensor, target: int) -> torch.Tensor:
-    """CAM (Zhou et al. 2016): ``sum_c w[target, c] * features[c]``.
+    """Notebook 2, exercise 6. CAM (Zhou et al. 2016): ``sum_c w[target, c] * features[c]``.
 
     ``features``: the last conv features of one image ``(C, h, w)`` (before global average
     pooling); ``fc_weight``: the final linear layer's weight ``(K, C)``. Returns ``(h, w)``
@@ -372,7 +373,8 @@ def cam(model, x: torch.Tensor, target) -> torch.Tensor:
 
 
 def grad_cam(model, x: torch.Tensor, target, layer: str | None = None) -> torch.Tensor:
-    """Grad-CAM (Selvaraju et al.) of class ``target`` at ``layer`` (default: the last conv layer).
+    """Notebook 2, exercise 7. Grad-CAM (Selvaraju et al.) of class ``target`` at ``layer`` (default: the last
+    conv layer).
 
     Weights: the gradient of the class score with respect to the layer's activations
     ``A`` ``(C, h, w)``, averaged over space: ``alpha_c``. Map:

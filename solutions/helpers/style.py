@@ -96,7 +96,7 @@ def sample_patches(sample: torch.Tensor, window: int) -> tuple[torch.Tensor, tor
 
 def neighbourhood_ssd(patches: torch.Tensor, neighbourhood: torch.Tensor, mask: torch.Tensor,
                       weights: torch.Tensor) -> torch.Tensor:
-    """Distances ``(P,)`` from one neighbourhood to every candidate patch, all at once.
+    """Notebook 5, exercise 1. Distances ``(P,)`` from one neighbourhood to every candidate patch, all at once.
 
     ``patches`` ``(P, K)``: the candidates, one flattened patch per row; ``neighbourhood``
     ``(K,)``: the pixels around the output pixel being filled; ``mask`` ``(K,)``: 1 where
@@ -130,7 +130,7 @@ def neighbourhood_ssd(patches: torch.Tensor, neighbourhood: torch.Tensor, mask: 
 
 
 def pick_match(distances: torch.Tensor, eps: float = 0.1, generator: torch.Generator | None = None) -> int:
-    """The index of a random candidate among those with ``distance <= (1 + eps) * best``.
+    """Notebook 5, exercise 2. The index of a random candidate among those with ``distance <= (1 + eps) * best``.
 
     ``best`` is the smallest distance. Every qualifying candidate is equally likely: draw one
     position with ``torch.randint(len(candidates), (1,), generator=generator)`` so results
@@ -219,7 +219,7 @@ def _grow(out, filled, patches, centres, weights, eps, gen, r, ones, H, W, C, pr
 
 # ============================================================================ 3-5. Gram and losses
 def gram_matrix(features: torch.Tensor) -> torch.Tensor:
-    """The Gram matrix of feature maps, normalized by the number of positions.
+    """Notebook 5, exercise 3. The Gram matrix of feature maps, normalized by the number of positions.
 
     ``features`` ``(N, C, H, W)`` (or ``(C, H, W)``): reshape each image's features to
     ``F`` of shape ``(C, H W)`` and return ``G = F F^T / (H W)``, ``(N, C, C)`` (or
@@ -239,7 +239,8 @@ def gram_matrix(features: torch.Tensor) -> torch.Tensor:
 
 
 def content_loss(features: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """The content loss: the mean squared difference ``mean((features - target)^2)``, a scalar."""
+    """Notebook 5, exercise 4. The content loss: the mean squared difference ``mean((features - target)^2)``, a
+    scalar."""
     if not isinstance(features, torch.Tensor) or not isinstance(target, torch.Tensor):
         raise CourseError("content_loss takes two tensors (the image's features and the target's)")
     if features.shape[-3:] != target.shape[-3:]:
@@ -251,7 +252,7 @@ def content_loss(features: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
 
 
 def style_loss(features: dict, targets: dict, weights: dict | None = None) -> torch.Tensor:
-    """The weighted Gram loss over several layers, a scalar.
+    """Notebook 5, exercise 5. The weighted Gram loss over several layers, a scalar.
 
     ``features``: ``{layer: (N, C, H, W)}`` of the image being optimized; ``targets``:
     ``{layer: (C, C) or (N, C, C)}`` target Gram matrices; ``weights``: ``{layer: w}``
@@ -418,7 +419,7 @@ def gatys(model, content, styles, style_weights=None, *, size: int = 256, style_
 
 # ============================================================================ 6-7. instance norm
 def instance_norm(x: torch.Tensor, eps: float = 1e-5) -> torch.Tensor:
-    """Instance normalization: each channel of each image to zero mean and unit variance.
+    """Notebook 5, exercise 6. Instance normalization: each channel of each image to zero mean and unit variance.
 
     ``x`` ``(N, C, H, W)``: subtract the mean over ``(H, W)`` and divide by
     ``sqrt(var + eps)``, with the **biased** variance (divide by ``H W``, as batch norm
@@ -463,7 +464,8 @@ class ConditionalInstanceNorm(nn.Module):
         self.beta = nn.Parameter(torch.zeros(n_styles, channels))
 
     def forward(self, x: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
-        """``x`` ``(N, C, H, W)``; ``style`` ``(N, S)`` or ``(S,)``: weights over the styles (a
+        """Notebook 5, exercise 7. ``x`` ``(N, C, H, W)``; ``style`` ``(N, S)`` or ``(S,)``: weights over the
+        styles (a
         one-hot row picks one style; a mixture interpolates). The result is
         ``instance_norm(x) * gamma_mix + beta_mix`` with ``gamma_mix = style @ gamma`` and
         ``beta_mix = style @ beta`` (``(N, C)`` each), per image and channel."""

@@ -103,4 +103,16 @@ for name, where in status().items():
     print(f"{name:18s} {where}")
 
 # %% [markdown]
+# ## 5. How the exercises work
+# Each notebook has you complete functions in `helpers/` (search for `YOUR CODE HERE`). After
+# each exercise a cell runs its **local check**, `check("name")`: a few small cases whose
+# expected values ship with the course (`helpers/checks/`). It prints `[passed] ...`, or
+# stops the notebook with one red line that names the likely mistake. `bash course.sh check`
+# runs every check from a terminal.
+#
+# You may add your own helper functions (and imports) at module level in the files you
+# complete, and call them from the exercises: the grader runs your whole file. Keep the
+# exercises' names and arguments as they are, and do not edit the checks: the grader uses its
+# own copy of them, and more tests.
+#
 # All set: open `01_features.ipynb`.

@@ -21,19 +21,20 @@
 # the classic answers, from the most direct to the most refined:
 #
 # 1. **occlusion**: hide a patch, see how much the class probability drops;
-# 2. **saliency**: the gradient of the class score with respect to the pixels, and a
-#    segmentation that needs no labels;
-# 3. **guided backpropagation**: a cleaner gradient image, for a class or for one neuron;
-# 4. **CAM, Grad-CAM and guided Grad-CAM**: where in the image the evidence for a class lies.
+# 2. **saliency**: the gradient of the class score with respect to the pixels;
+# 3. **segmentation** that needs no labels, seeded by the saliency map;
+# 4. **guided backpropagation**: a cleaner gradient image, for a class or for one neuron;
+# 5. **CAM, Grad-CAM and guided Grad-CAM**: where in the image the evidence for a class lies.
 #
 # Then part two asks whether any of these maps can be trusted:
 #
-# 5. **SmoothGrad and Integrated Gradients**: two better-founded gradient maps;
-# 6. **the sanity check**: does the map change when the network's weights are randomized?
-# 7. **deletion and insertion**: do the pixels a map ranks first really carry the class?
+# 6. **SmoothGrad and Integrated Gradients**: two better-founded gradient maps;
+# 7. **the sanity check**: does the map change when the network's weights are randomized?
+# 8. **deletion and insertion**: do the pixels a map ranks first really carry the class?
 #
-# You complete seven functions in `helpers/saliency.py` and six in `helpers/trust.py`. As
-# before: a local check after each exercise, then a graded cell.
+# You complete thirteen functions: exercises 1-7 in `helpers/saliency.py`, exercises 8-13 in
+# `helpers/trust.py` (each docstring carries the exercise's number). As before: a local check
+# after each exercise, then a graded cell.
 
 # %%
 import sys, pathlib   # find helpers/: beside this notebook (nbgrader) or one folder up (the course)
@@ -388,11 +389,11 @@ explore_occlusion()
 #   fast. Or start from a blurred image and reveal the pixels in that order: the probability
 #   should rise fast.
 #
-# You complete six functions in `helpers/trust.py`; the loops over methods and photos and the
+# You complete exercises 8-13 in `helpers/trust.py`; the loops over methods and photos and the
 # figures are provided.
 
 # %% [markdown]
-# ## 5. SmoothGrad and Integrated Gradients
+# ## 6. SmoothGrad and Integrated Gradients
 #
 # **SmoothGrad** (Smilkov et al. 2017): the gradient of a ReLU network is noisy: it jumps
 # from pixel to pixel as units switch on and off. Average the saliency maps of `n` noisy
@@ -498,7 +499,7 @@ for steps in pick([8, 32, 128], [2, 4]):
           f"gap {c['relative_gap']:.1%}")
 
 # %% [markdown]
-# ## 6. The sanity check: randomize the network
+# ## 7. The sanity check: randomize the network
 #
 # Adebayo et al.'s **cascading randomization**: re-initialize the classifier's weights, then
 # also the layer below, and so on down to the first convolution, and compute every map again
@@ -571,7 +572,7 @@ for name, r in cascade.spearman.items():
 # passing this test is necessary, not sufficient. Faithfulness is the next section's question.
 
 # %% [markdown]
-# ## 7. Deletion and insertion
+# ## 8. Deletion and insertion
 #
 # A map ranks the pixels. **Deletion**: replace the top-ranked pixels by black, a fixed
 # fraction more at each step, and record the class probability; a faithful map makes it fall
