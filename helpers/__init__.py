@@ -10,9 +10,9 @@ style transfer). Each exercise's docstring starts with its notebook and number.
 ``checks`` holds the local checks the notebooks run (``check("name")``); ``stylenet`` is the
 fast style network, its training and the networks shipped in ``weights/``.
 """
-from .utils import (CourseError, fast_mode, get_device, pick, seed_everything, skip_if_not_done, start_notebook, timed,
-                    use_threads)
+from .utils import (CourseError, claim, fast_mode, fast_note, get_device, pick, seed_everything, skip_if_not_done,
+                    start_notebook, timed, use_threads)
 
-__all__ = ["CourseError", "fast_mode", "get_device", "pick", "seed_everything", "skip_if_not_done", "start_notebook",
-           "timed", "use_threads"]
+__all__ = ["CourseError", "claim", "fast_mode", "fast_note", "get_device", "pick", "seed_everything",
+           "skip_if_not_done", "start_notebook", "timed", "use_threads"]
 __version__ = "0.1.0"

@@ -182,6 +182,35 @@ def completeness(model, x: torch.Tensor, target, attributions: torch.Tensor, bas
     return {"sum": total, "difference": diff, "gap": gap, "relative_gap": gap / max(abs(diff), 1e-12)}
 
 
+def path_scores(model, x: torch.Tensor, target, baseline=None, points: int = 257,
+                batch_size: int = 32) -> tuple[torch.Tensor, torch.Tensor]:
+    """The class score (logit) along the straight path of Integrated Gradients: ``(alphas,
+    scores)``, both ``(points,)``, with ``alphas`` evenly spaced from 0 (the baseline) to 1
+    (the image). Forward passes only, in batches: the integral of IG's integrand is the
+    score's rise along this path, so this curve shows where a quadrature rule must look."""
+    x = _one(model, x)
+    target = model.class_index(target)
+    b = _baseline_image(baseline, x)
+    points = check_positive_int(points, "points", minimum=2)
+    alphas = torch.linspace(0, 1, points)
+    scores = []
+    with torch.no_grad():
+        for i in range(0, points, batch_size):
+            a = alphas[i:i + batch_size].view(-1, 1, 1, 1).to(x.device)
+            scores.append(model(b + a * (x - b))[:, target].float().cpu())
+    return alphas, torch.cat(scores)
+
+
+def rise_interval(alphas, scores, share: float = 0.8) -> tuple[float, float]:
+    """Where along the path the score makes the middle ``share`` of its rise from the baseline
+    to the image: the first ``alpha`` at which it has made ``(1 - share) / 2`` of the change,
+    and the first at which it has made ``(1 + share) / 2``."""
+    a, f = torch.as_tensor(alphas).double(), torch.as_tensor(scores).double()
+    done = (f - f[0]) / (f[-1] - f[0]).clamp_min(1e-12) if f[-1] >= f[0] else (f[0] - f) / (f[0] - f[-1])
+    lo, hi = (1 - share) / 2, (1 + share) / 2
+    return float(a[int(torch.nonzero(done >= lo - 1e-6)[0])]), float(a[int(torch.nonzero(done >= hi - 1e-6)[0])])
+
+
 # ============================================================================ 10. randomization
 def cascade_layers(model) -> list[str]:
     """The layers :func:`randomize_from_top` can stop at, **from the top**: the model's

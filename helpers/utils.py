@@ -127,6 +127,35 @@ def pick(full, fast):
     return fast if fast_mode() else full
 
 
+SHOWN, NOT_SHOWN, FAST_ONLY = "\u2713", "\u2717 this run does not show:", "[fast mode] too few steps to show:"
+
+
+def claim(holds, text: str, fast_too: bool = True) -> bool:
+    """A statement the notebook's text makes about the result just computed, checked on this run.
+
+    Prints ``"✓ text"`` when the run shows it, ``"✗ this run does not show: text"`` when it
+    does not. A claim that only the full run can show (``fast_too=False``) prints, in fast
+    mode, that the run is too short to show it: the figure above it is then not converged.
+    The course's tests hold every claim: the committed full runs show none failing, and a fast
+    run (the tests run every notebook in fast mode) must print the same line as the full run.
+    Returns whether it holds.
+    """
+    holds = bool(holds)
+    if holds:
+        print(f"{SHOWN} {text}")
+    elif fast_mode() and not fast_too:
+        print(f"{FAST_ONLY} {text} (run without COURSE_FAST to see it)")
+    else:
+        print(f"{NOT_SHOWN} {text}")
+    return holds
+
+
+def fast_note(text: str = "fewer steps: not converged") -> str:
+    """``" (fast mode: <text>)"`` in fast mode, else ``""``: for the title of a figure that fast
+    mode cannot converge."""
+    return f" (fast mode: {text})" if fast_mode() else ""
+
+
 def use_threads(n: int = 2) -> int:
     """Let PyTorch use ``n`` CPU threads, unless ``OMP_NUM_THREADS`` says otherwise.
 

@@ -73,6 +73,7 @@ TECHNIQUES = {
     "smoothgrad": lambda m, x: Tr.smoothgrad(m, x, 1, n=3, generator=torch.Generator().manual_seed(0)),
     "integrated_gradients": lambda m, x: Tr.integrated_gradients(m, x, 1, steps=3),
     "completeness": lambda m, x: Tr.completeness(m, x, 1, Tr.integrated_gradients(m, x, 1, steps=3)),
+    "path_scores": lambda m, x: Tr.path_scores(m, x, 1, baseline=0.5, points=5, batch_size=2),
     "randomized_weights": lambda m, x: Tr.randomized_weights(m, "conv2"),
     "randomize_from_top": lambda m, x: Tr.randomize_from_top(m, "conv1")(x),
     "deletion_curve": lambda m, x: Tr.deletion_curve(m, x, 0, torch.rand(16, 16), fraction=0.25),

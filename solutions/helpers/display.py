@@ -403,3 +403,28 @@ def show_curves(curves: dict, show: bool = True):
         ax.legend(fontsize=7)
         ax.grid(alpha=0.3)
     return _finish(fig, show)
+
+
+def plot_path(alphas, scores, nodes: dict | None = None, title: str = "", show: bool = True):
+    """The class score along Integrated Gradients' path (``alphas`` from the baseline, 0, to the
+    image, 1), with the points where each quadrature rule of ``nodes`` ({rule: alphas})
+    evaluates the gradient marked below the curve; a zoom on the steepest part on the right."""
+    a, f = np.asarray(alphas, float), np.asarray(scores, float)
+    fig, axes = plt.subplots(1, 2, figsize=(11, 3.4))
+    steep = int(np.argmax(np.abs(np.diff(f))))
+    lo, hi = max(a[steep] - 0.06, 0.0), min(a[steep] + 0.06, 1.0)
+    for ax, (x0, x1) in zip(axes, [(0.0, 1.0), (lo, hi)]):
+        ax.plot(a, f, color="black", lw=1.5, label="score (logit)")
+        ymin, ymax = f.min(), f.max()
+        for i, (rule, pts) in enumerate((nodes or {}).items()):
+            pts = np.asarray(pts, float)
+            y = ymin - (i + 1) * 0.08 * (ymax - ymin)
+            ax.plot(pts, np.full_like(pts, y), "|", ms=9, mew=1.5, label=f"{rule}: {len(pts)} points")
+        ax.set_xlim(x0, x1)
+        ax.set_xlabel("alpha (0: baseline, 1: image)")
+        ax.grid(alpha=0.3)
+    axes[0].set_ylabel("class score")
+    axes[0].set_title("the whole path")
+    axes[1].set_title(f"zoom on alpha {lo:.2f} .. {hi:.2f}")
+    axes[1].legend(fontsize=8, loc="lower right")
+    return _finish(fig, show, title or None)

@@ -7,7 +7,7 @@ valid image is simply one clamped to ``[0, 1]``, and a regularizer sees real pix
 
 >>> model = load_model()                      # EfficientNet-Lite0, offline, eval mode
 >>> x = model.to_input(sample_image("chelsea"))   # (1, 3, 224, 224) in [0, 1]
->>> model.predict(x)[0][:2]                   # [('tabby', 0.6...), ...]
+>>> model.predict(x)[0][:2]                   # [('tiger cat', 0.38...), ('Egyptian cat', 0.37...)]
 >>> with model.trace(["blocks.3"]) as t:      # read activations and gradients
 ...     model(x)[0, 281].backward()
 >>> t.activations["blocks.3"].shape, t.gradients["blocks.3"].shape

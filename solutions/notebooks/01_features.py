@@ -406,8 +406,9 @@ for layer, chans in [("conv2", [0, 10, 20, 30]), ("conv4", [0, 10, 20, 30])]:
     show_patches(res, layer, rf, size=1.2)
 
 # %% [markdown]
-# **Explore**: pick a layer and a channel and see its top patches (the slider works in
-# JupyterLab; run headless, the cell draws the default choice).
+# **Explore**: pick a layer and a channel, press *Run Interact*, and see its top patches (the
+# controls work in JupyterLab; the figure under them is the default choice, drawn once when the
+# cell runs, also where widgets do not render).
 
 # %%
 # NBVAL_IGNORE_OUTPUT
@@ -419,9 +420,11 @@ def explore(layer="blocks.2", channel=4):
     res, rf = Fe.max_activating_patches(model, explore_photos, layer, [channel], k=9, batch_size=25, progress=False)
     show_patches(res, layer, rf, size=2.0)
 
-# continuous_update=False: the patches are recomputed when the slider is released, not at every step
-_ = widgets.interact(explore, layer=widgets.Dropdown(options=["blocks.0", "blocks.1", "blocks.2", "blocks.3", "blocks.4"], value="blocks.2"),
-                 channel=widgets.IntSlider(value=4, min=0, max=15, continuous_update=False))
+# interact_manual: the patches are recomputed when you press the button, not at every move of the slider
+_ = widgets.interact_manual(explore, layer=widgets.Dropdown(options=["blocks.0", "blocks.1", "blocks.2", "blocks.3",
+                                                                    "blocks.4"], value="blocks.2"),
+                            channel=widgets.IntSlider(value=4, min=0, max=15))
+explore()   # the default choice, as a plain figure
 
 # %% [markdown]
 # ## Questions (graded by your instructor)
