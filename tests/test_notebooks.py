@@ -54,3 +54,68 @@ def test_sources_carry_grading_metadata_and_release_strips_it():
         assert HIDDEN_BEGIN not in text and SOLUTION_BEGIN not in text and MODEL_ANSWER not in text
         assert [c["cell_type"] for c in student["cells"]] == [c.cell_type for c in nb.cells]
         assert all(not c.get("outputs") for c in student["cells"] if c["cell_type"] == "code")
+
+
+def _stream_lines(nb: dict):
+    for i, c in enumerate(nb["cells"]):
+        for o in c.get("outputs", []) if c["cell_type"] == "code" else []:
+            if o.get("output_type") == "stream":
+                text = o["text"] if isinstance(o["text"], str) else "".join(o["text"])
+                yield from ((i, line) for line in text.splitlines())
+
+
+def test_the_committed_runs_show_every_claim_the_text_makes():
+    """A notebook's claims about its results are checked on its run (``helpers.claim``): the
+    committed full runs show none that fails and none marked fast-mode-only. (Fast mode: nbval
+    runs every solved notebook in fast mode and compares each claim's line with the committed
+    one, so a claim the fast run contradicts fails there, unless it is declared full-run only.)"""
+    from helpers.utils import FAST_ONLY, NOT_SHOWN, SHOWN
+    shown = 0
+    for src in N.sources(ROOT):
+        nb = json.loads(N.solved_path(src).read_text())
+        for i, line in _stream_lines(nb):
+            assert not line.startswith((NOT_SHOWN, FAST_ONLY)), f"{src.stem} cell {i}: {line}"
+            shown += line.startswith(SHOWN)
+    assert shown >= 1, "no claim found in the committed runs"
+
+
+def test_claim_prints_what_the_run_shows(capsys, monkeypatch):
+    from helpers.utils import FAST_ONLY, NOT_SHOWN, claim, fast_note
+    monkeypatch.delenv("COURSE_FAST", raising=False)
+    monkeypatch.delenv("NBGRADER_EXECUTION", raising=False)
+    assert claim(1 < 2, "one is less than two") and not claim(False, "never", fast_too=False)
+    assert capsys.readouterr().out.splitlines() == ["\u2713 one is less than two", f"{NOT_SHOWN} never"]
+    assert fast_note() == ""
+    monkeypatch.setenv("COURSE_FAST", "1")
+    claim(False, "needs the full run", fast_too=False)
+    claim(False, "must hold in fast mode too")
+    assert capsys.readouterr().out.splitlines() == [
+        f"{FAST_ONLY} needs the full run (run without COURSE_FAST to see it)", f"{NOT_SHOWN} must hold in fast mode too"]
+    assert fast_note("4 steps") == " (fast mode: 4 steps)"
+
+
+# Numbers the notebooks' prose may state without a cell of the same run printing them: parameters
+# of the code and facts that do not come from a run. Any other percentage or decimal in a text
+# cell is a result typed by hand, which a rerun (or fast mode) can contradict: print it from
+# the run instead (or check it with helpers.claim).
+PROSE_NUMBERS = {
+    "01_features": {"10%": "chance level with 10 classes"},
+    "02_saliency": {"0.15": "SmoothGrad's sigma, a parameter", "15 %": "sigma as a share of the range"},
+    "03_ascent": {"2.5": "the full-run time, measured by `bash course.sh notebooks run` (README)"},
+    "04_inversion": {"0.05": "the lambda scale of the beta = 1 runs, a parameter"},
+    "05_style": {"2.5": "the full-run time (README)", "4.5": "the shipped networks' training time (README)"},
+}
+
+
+def test_the_prose_states_no_result_typed_by_hand():
+    import re
+    pattern = re.compile(r"\d+(?:\.\d+)?\s?%|\b\d+\.\d+\b")
+    found = []
+    for src in N.sources(ROOT):
+        for cell in N.read(src).cells:
+            if cell.cell_type != "markdown" or cell.metadata.get("nbgrader", {}).get("solution"):
+                continue
+            text = re.sub(r"\$[^$]*\$", "", cell.source)          # formulas are not results
+            found += [(src.stem, m.group()) for m in pattern.finditer(text)
+                      if m.group() not in PROSE_NUMBERS.get(src.stem, {})]
+    assert not found, f"numbers typed into the text (print them from the run, or list them here): {found}"

@@ -321,7 +321,7 @@ def _run_with_nbconvert(tree: Path, home: Path, name: str) -> dict:
     out = tree / "notebooks" / f".ran-{name}"
     r = sh(f"{tree / '.venv' / 'bin' / 'python'} -m jupyter nbconvert --to notebook --execute --allow-errors "
            f"--ExecutePreprocessor.timeout=600 --output {out.name} {name}", tree / "notebooks", home, timeout=1200,
-           COURSE_FAST="1")
+           COURSE_FAST="1", PYTHONPATH=str(tree))   # what `course.sh lab` sets: the folder holding helpers/
     assert r.returncode == 0, r.stderr[-3000:]
     return json.loads(out.read_text())
 

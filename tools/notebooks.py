@@ -134,14 +134,15 @@ def sync(root: Path = ROOT, names=None, log=print) -> list[Path]:
 
 def run(root: Path = ROOT, names=None, fast: bool = False, log=print) -> None:
     """Execute sources (full mode unless ``fast``) into their solved notebooks, with the
-    instructor's library (``solutions/helpers``: the notebook finds it one folder up)."""
+    instructor's library (``solutions/``, the folder holding ``helpers/``, on ``PYTHONPATH``:
+    the course's one path rule, as ``course.sh lab`` puts the project's own)."""
     import nbformat
     from nbclient import NotebookClient
     for src in _select(root, names):
         nb = read(src)
         saved = {k: os.environ.get(k) for k in ("COURSE_FAST", "PYTHONPATH", "MPLBACKEND")}
         os.environ.pop("MPLBACKEND", None)
-        os.environ.pop("PYTHONPATH", None)
+        os.environ["PYTHONPATH"] = str(Path(root) / "solutions")
         if fast:
             os.environ["COURSE_FAST"] = "1"
         else:

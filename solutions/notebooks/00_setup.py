@@ -25,8 +25,7 @@
 # examples, 4. feature inversion and DeepDream, 5. texture synthesis and style transfer.
 
 # %%
-import sys, pathlib   # find helpers/: beside this notebook (nbgrader) or one folder up (the course)
-sys.path[:0] = [str(p) for p in (pathlib.Path.cwd(), pathlib.Path.cwd().parent) if (p / "helpers").is_dir()][:1]
+import pathlib
 
 import helpers
 from helpers import start_notebook, get_device, fast_mode

@@ -31,13 +31,10 @@
 # reloads automatically when you save it: no kernel restart needed.
 
 # %%
-import sys, pathlib   # find helpers/: beside this notebook (nbgrader) or one folder up (the course)
-sys.path[:0] = [str(p) for p in (pathlib.Path.cwd(), pathlib.Path.cwd().parent) if (p / "helpers").is_dir()][:1]
-
 import numpy as np
 import torch
 import matplotlib.pyplot as plt
-from helpers import start_notebook, pick, fast_mode
+from helpers import start_notebook, pick, fast_mode, claim
 from helpers.models import load_model
 from helpers.data import load_cifar10, imagenet_sample_files, imagenet_sample_crops
 from helpers.display import (show_images, image_grid, show_filters, show_neighbors, show_embeddings, thumbnail_map,
@@ -398,6 +395,7 @@ early, rf_early = Fe.max_activating_patches(model, photos, "blocks.1", [0, 3, 5,
 show_patches(early, "blocks.1", rf_early)
 late, rf_late = Fe.max_activating_patches(model, photos, "blocks.3", [1, 5, 9, 14, 21, 33, 47, 60], k=9, batch_size=25)
 show_patches(late, "blocks.3", rf_late, size=1.8)
+claim((rf_early.size, rf_late.size) == (19, 147), "a unit of blocks.1 sees 19 px, one of blocks.3 sees 147 px")
 
 # %%
 # cifar_net on CIFAR-10: conv2 (small fields) and conv4 (most of the 32 px image)
