@@ -424,6 +424,7 @@ epsilons = [0, 0.25 / 255, 0.5 / 255, 1 / 255, 2 / 255]
 acc_fgsm = As.accuracy_under_attack(model, X, Y, epsilons, "fgsm")
 n_pgd = pick(24, 6)
 acc_pgd = As.accuracy_under_attack(model, X[:n_pgd], Y[:n_pgd], epsilons[:4], "pgd", steps=pick(3, 2))
+acc_fgsm_same = As.accuracy_under_attack(model, X[:n_pgd], Y[:n_pgd], epsilons[:4], "fgsm")   # PGD's images
 plt.figure(figsize=(5, 3.2))
 plt.plot([e * 255 for e in epsilons], acc_fgsm, "o-", label=f"FGSM ({len(X)} images)")
 plt.plot([e * 255 for e in epsilons[:4]], acc_pgd, "s-", label=f"PGD, 3 steps ({n_pgd} images)")
@@ -433,12 +434,14 @@ print("FGSM:", ", ".join(f"{e * 255:g}/255 -> {a:.2f}" for e, a in zip(epsilons,
 print("PGD: ", ", ".join(f"{e * 255:g}/255 -> {a:.2f}" for e, a in zip(epsilons, acc_pgd)))
 claim(acc_fgsm[3] < 0.5 < acc_fgsm[0], "one grey level (1/255) of FGSM breaks the network on most images it got right",
       fast_too=False)
-claim(all(p <= f for p, f in zip(acc_pgd[1:], acc_fgsm[1:4])), "PGD does at least as much damage as FGSM at every eps",
-      fast_too=False)
+print(f"on PGD's {n_pgd} images: FGSM", ", ".join(f"{a:.2f}" for a in acc_fgsm_same), "| PGD",
+      ", ".join(f"{a:.2f}" for a in acc_pgd))
+claim(all(p <= f for p, f in zip(acc_pgd[2:], acc_fgsm_same[2:])),
+      "on the same images, PGD does at least as much damage as FGSM at 0.5/255 and 1/255", fast_too=False)
 
 # %% [markdown]
 # A change of one grey level in every pixel, invisible to us, breaks the network on most
-# images; PGD, at the same budget, does even more damage (the lines above). Our attacks agree with Captum's `FGSM` and `PGD` (the course's
+# images; PGD, on the same images and budget, does even more damage (the lines above). Our attacks agree with Captum's `FGSM` and `PGD` (the course's
 # test suite checks this; the cell below checks it on two images).
 
 # %%
