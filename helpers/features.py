@@ -328,23 +328,24 @@ def channel_activations(model, images: np.ndarray, layer: str, channels: Sequenc
                         size=None, progress: bool = True) -> torch.Tensor:
     """Activations of some ``channels`` of ``layer`` for many images: ``(N, len(channels), h, w)``.
 
-    Batched, no autograd, stopping the forward pass at the layer; only the channels asked
-    for are kept, so memory stays small. ``images``: ``uint8 (N, H, W, 3)`` fed at ``size``
-    (``None``: as they are).
+    Your :func:`extract_features`, a few batches at a time, each row reshaped back to the
+    layer's ``(C, h, w)`` and cut down to the channels asked for, so memory stays small.
+    ``images``: ``uint8 (N, H, W, 3)`` fed at ``size`` (``None``: as they are).
     """
     from tqdm.auto import tqdm
     chans = list(channels)
     if len(images) == 0:
         raise CourseError("got no images")
-    kept = []
-    with torch.no_grad():
-        for batch in tqdm(list(_batches(images, batch_size)), desc=f"activations at {layer}",
-                          disable=not progress, leave=False):
-            a = model.activations(model.to_input(list(batch), size=size), layer)[layer]
-            bad = [c for c in chans if not isinstance(c, (int, np.integer)) or not 0 <= c < a.shape[1]]
-            if bad:
-                raise CourseError(f"layer {layer!r} has channels 0..{a.shape[1] - 1}, got {bad}")
-            kept.append(a[:, chans].float().cpu())
+    with torch.no_grad():    # the layer's shape, from one image
+        shape = model.activations(model.to_input([images[0]], size=size), layer)[layer].shape[1:]
+    bad = [c for c in chans if not isinstance(c, (int, np.integer)) or not 0 <= c < shape[0]]
+    if bad:
+        raise CourseError(f"layer {layer!r} has channels 0..{shape[0] - 1}, got {bad}")
+    chunk = 4 * batch_size
+    kept = [extract_features(model, images[i:i + chunk], layer, batch_size, size, progress=False)
+            .view(-1, *shape)[:, chans]
+            for i in tqdm(range(0, len(images), chunk), desc=f"activations at {layer}", disable=not progress,
+                          leave=False)]
     return torch.cat(kept)
 
 

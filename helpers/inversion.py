@@ -18,7 +18,7 @@ import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
-from .optim import PixelImage, RandomTransforms, Result, normalized_step, optimize
+from .optim import PixelImage, Result, normalized_step, optimize
 from .utils import CourseError, check_images, check_positive_int
 
 NOTEBOOK = 4   # the notebook whose exercises this module holds
@@ -101,9 +101,8 @@ def invert(model, x: torch.Tensor, layer: str, steps: int = 200, lam: float = 1.
         return inversion_loss(model.activations(img, layer, keep_graph=True)[layer], target, img, lam, beta)
     res = optimize(param, loss_fn, steps, lr=lr, optimizer="adam", snapshots=snapshots, progress=progress,
                    desc=f"inverting {layer}")
-    with torch.no_grad():
-        f = model.activations(res.image, layer)[layer]
-        feat = float(((f - target) ** 2).sum() / (target ** 2).sum())
+    with torch.no_grad():     # the feature term alone: your inversion_loss without its prior
+        feat = float(inversion_loss(model.activations(res.image, layer)[layer], target, res.image, 0.0, beta))
     psnr, ssim = image_similarity(x, res.image)
     return Inversion(res.image, feat, psnr, ssim, res)
 
@@ -172,11 +171,10 @@ def deep_dream(model, image, layer: str, octaves: int = 4, octave_scale: float =
 
     ``image``: anything ``model.to_input`` takes; ``size``: resize so the long side is
     ``size`` pixels (``None`` keeps it). From the smallest octave to the full size: resize
-    the photo to the octave's size, add the **detail** dreamed so far (upsampled), run
-    ``steps`` normalized ascent steps on ``1/2 ||a||^2`` at ``layer`` with a random roll of up
-    to ``jitter`` pixels (the shared loop with a :class:`PixelImage` and
-    ``RandomTransforms(jitter)``), and keep the new detail (dream minus photo) for the
-    next octave.
+    the photo to the octave's size, add the **detail** dreamed so far (upsampled), take
+    ``steps`` of your :func:`dream_step` with a random roll of up to ``jitter`` pixels each,
+    and keep the new detail (dream minus photo) for the next octave. ``objectives``: the
+    objective at every step of every octave.
     """
     if not isinstance(layer, str) or not layer.strip():
         raise CourseError(f"layer must be a layer name such as 'blocks.3', got {layer!r}")
@@ -194,22 +192,20 @@ def deep_dream(model, image, layer: str, octaves: int = 4, octave_scale: float =
     sizes = octave_sizes(*photo.shape[-2:], octaves, octave_scale, min_size=model.min_size * 2)
     detail = None
     out, objectives = [], []
+    gen = torch.Generator().manual_seed(seed)
     bar = tqdm(sizes, desc=f"dreaming at {layer}", disable=not progress, leave=False)
-    for i, hw in enumerate(bar):
+    for hw in bar:
         base = F.interpolate(photo, size=hw, mode="bilinear", antialias=True, align_corners=False).clamp(0, 1)
-        start = base if detail is None else (base + F.interpolate(detail, size=hw, mode="bilinear",
-                                                                  align_corners=False)).clamp(0, 1)
-        param = PixelImage(base, init=start)
-
-        def loss_fn(img):
-            a = model.activations(img, layer, keep_graph=True)[layer]
-            return -0.5 * (a ** 2).sum()
-        res = optimize(param, loss_fn, steps, lr=lr, optimizer="normalized",
-                       transform=RandomTransforms(jitter=jitter, seed=seed + i) if jitter else None,
-                       progress=False)
-        objectives.append([-v for v in res.losses])
-        detail = res.image - base
-        out.append(res.image)
+        x = base if detail is None else (base + F.interpolate(detail, size=hw, mode="bilinear",
+                                                              align_corners=False)).clamp(0, 1)
+        values = []
+        for _ in range(steps):
+            shift = tuple(int(v) for v in torch.randint(-jitter, jitter + 1, (2,), generator=gen)) if jitter else (0, 0)
+            x, objective = dream_step(model, x, layer, lr=lr, shift=shift)
+            values.append(objective)
+        objectives.append(values)
+        detail = x - base
+        out.append(x)
     return Dream(out[-1], out, objectives)
 
 

@@ -8,7 +8,6 @@ tests/mutation_lab.py) must not give full marks. A mistake marked harmless must 
 (the claim is tested). Runs in-process on one thread: seconds for the whole catalogue.
 """
 import ast
-import re
 from collections import Counter
 from pathlib import Path
 

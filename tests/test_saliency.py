@@ -158,24 +158,52 @@ def test_bad_input_is_explained(lite0, cat):
         Sa.cam(lite0, x[0], t)
 
 
+def _spy(monkeypatch):
+    """Record the model that occlusion_map_local hands to occlusion_map."""
+    seen, plain = [], Sa.occlusion_map
+    monkeypatch.setattr(Sa, "occlusion_map", lambda model, *a, **k: seen.append(model) or plain(model, *a, **k))
+    return seen, plain
+
+
 def test_local_occlusion_equals_the_plain_one(lite0, cat, monkeypatch):
     x, t = cat
     small = torch.nn.functional.interpolate(x, size=(128, 128), mode="bilinear")
-    fallbacks = []
-    plain = Sa.occlusion_map
-    monkeypatch.setattr(Sa, "occlusion_map", lambda *a, **k: fallbacks.append(1) or plain(*a, **k))
+    seen, plain = _spy(monkeypatch)
     fast = Sa.occlusion_map_local(lite0, small, t, window=16, stride=12, baseline=0.3, batch_size=5)
-    assert not fallbacks, "the local path was not taken"
+    assert isinstance(seen[0], Sa.LocalForward) and seen[0].checked and not seen[0].plain, "the local path was not taken"
     assert torch.allclose(fast, plain(lite0, small, t, window=16, stride=12, baseline=0.3), atol=1e-5)
+
+
+def test_local_forward_gives_the_models_logits_for_any_small_change(lite0, cat):
+    from helpers import features as Fe
+    x, t = cat
+    small = torch.nn.functional.interpolate(x, size=(96, 96), mode="bilinear")
+    local = Sa.LocalForward(lite0, small, "blocks.1", Fe.layer_receptive_field(lite0, "blocks.1", 96))
+    g = torch.Generator().manual_seed(0)
+    batch = small.repeat(4, 1, 1, 1)
+    batch[0, :, 3:9, 70:81] = 0.0                                     # a small rectangle
+    batch[1, 1, 50, 50] = 1.0 - batch[1, 1, 50, 50]                  # one value of one pixel
+    batch[2] = torch.rand(3, 96, 96, generator=g)                    # everything: the plain way
+    with torch.no_grad():
+        assert torch.allclose(local(batch), lite0(batch), atol=1e-4) and not local.plain
+        assert local.classes == lite0.classes          # anything else is the model's own
+
+
+def test_plain_gradient_is_only_the_ordinary_gradient_of_a_channel(tiny):
+    """Not a class score's gradient, and not inside guided(): those are the exercises' answers."""
+    x = torch.rand(1, 3, 16, 16, generator=torch.Generator().manual_seed(0))
+    assert Sa.plain_gradient(tiny, x, "act2", 1).shape == (3, 16, 16)
+    with pytest.raises(CourseError, match="channel maps of a convolutional layer"):
+        Sa.plain_gradient(tiny, x, "fc", 1)
+    with Sa.guided(tiny), pytest.raises(CourseError, match="outside `with guided"):
+        Sa.plain_gradient(tiny, x, "act2", 1)
 
 
 def test_local_occlusion_falls_back_where_it_cannot_split(tiny, monkeypatch):
     x = torch.rand(1, 3, 16, 16)
-    fallbacks = []
-    plain = Sa.occlusion_map
-    monkeypatch.setattr(Sa, "occlusion_map", lambda *a, **k: fallbacks.append(1) or plain(*a, **k))
+    seen, plain = _spy(monkeypatch)
     got = Sa.occlusion_map_local(tiny, x, 0, window=4, stride=4)   # tiny_cnn has no 'blocks.1'
-    assert fallbacks and torch.allclose(got, plain(tiny, x, 0, window=4, stride=4))
+    assert seen == [tiny] and torch.allclose(got, plain(tiny, x, 0, window=4, stride=4))
 
 
 def test_local_occlusion_without_notebook_1_says_so_and_gives_the_same_map(lite0, cat, monkeypatch, capsys):

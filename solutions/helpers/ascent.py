@@ -11,8 +11,9 @@ Exercises (complete the bodies marked ``YOUR CODE HERE``):
 7. :func:`pgd` - projected gradient descent, the iterative attack.
 
 Images are pixel-space tensors ``(N, 3, H, W)`` in ``[0, 1]``; an epsilon of ``8 / 255`` means
-"no pixel moves by more than 8 grey levels". The visualizations run on the shared loop
-:func:`helpers.optim.optimize`; each is a small objective plus its regularizers.
+"no pixel moves by more than 8 grey levels". :func:`class_visualization` repeats your
+:func:`ascent_step` with its regularizers; the Fourier and neuron visualizations run on the
+shared loop :func:`helpers.optim.optimize`.
 """
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
-from .optim import FourierImage, PixelImage, RandomTransforms, Result, blur, normalized_step, optimize
+from .optim import FourierImage, RandomTransforms, Result, blur, normalized_step, optimize
 from .utils import CourseError, check_images, check_positive_int
 
 NOTEBOOK = 3   # the notebook whose exercises this module holds
@@ -133,21 +134,23 @@ def class_visualization(model, target, steps: int = 200, size: int = 224, lr: fl
                         clip_value: float = 0.0, clip_grad: float = 0.0, clip_every: int = 10,
                         jitter: int = 0, seed: int = 0, snapshots: int = 0, progress: bool = True,
                         init: torch.Tensor | None = None, center_bias: float = 0.0) -> Result:
-    """The lecture's class visualization: ``argmax_I S_c(I) - l2 ||I||^2`` from the zero image.
+    """The lecture's class visualization: ``argmax_I S_c(I) - l2 ||I||^2`` from the zero image,
+    by repeating your :func:`ascent_step`.
 
-    Each regularizer is switched on by its argument: ``l2`` (penalty weight), ``blur_every``
-    (Gaussian blur of sigma ``blur_sigma`` every that many steps), ``clip_value`` and
-    ``clip_grad`` (percentiles for :func:`clip_small_values` and :func:`clip_small_gradients`,
-    applied every ``clip_every`` steps), ``jitter`` (random shift of up to that many pixels,
-    undone after each step). ``init`` starts from another image instead (multifaceted
-    visualization; L2 and clipping then measure the change from ``init``, and ``size`` is
-    ignored); ``center_bias`` > 0 restricts the first updates to a central region that
-    grows to the whole image (Nguyen et al. 2016). Normalized gradient steps of size ``lr``.
+    Each step is ``ascent_step(model, delta, base, target, lr, l2, shift)`` with ``shift`` a
+    random roll of up to ``jitter`` pixels (0: none); the image is kept valid (clamped to
+    [0, 1]); then the other regularizers edit ``delta``: ``blur_every`` (Gaussian blur of sigma
+    ``blur_sigma`` every that many steps), ``clip_value`` and ``clip_grad`` (percentiles for
+    :func:`clip_small_values` and :func:`clip_small_gradients`, every ``clip_every`` steps; the
+    gradient's direction is the step just taken). ``init`` starts from another image instead
+    (multifaceted visualization; L2 and clipping then measure the change from ``init``, and
+    ``size`` is ignored); ``center_bias`` > 0 restricts the first steps to a central region
+    that grows to the whole image (Nguyen et al. 2016).
 
-    ``target`` may be a list of classes: they are visualized together as one batch (same
-    settings, each image normalized and clipped on its own), which is faster on a CPU than
-    one after the other. Returns the :class:`~helpers.optim.Result` of the shared loop
-    (``result.image`` is ``(N, 3, H, W)``, one image per target).
+    ``target`` may be a list of classes, visualized one after the other with the same
+    settings. Returns a :class:`~helpers.optim.Result` (``result.image`` is ``(N, 3, H, W)``,
+    one image per target; ``losses``: minus the objective at every step, summed over the
+    targets; ``snapshots``: ``(step, images)``).
     """
     many = isinstance(target, (list, tuple))
     targets = [model.class_index(t) for t in (target if many else [target])]
@@ -155,39 +158,43 @@ def class_visualization(model, target, steps: int = 200, size: int = 224, lr: fl
         raise CourseError("got an empty list of classes")
     steps = check_positive_int(steps, "steps", minimum=0)
     if init is None:
-        base = neutral_image(model, size).expand(len(targets), -1, -1, -1).clone()
+        base = neutral_image(model, size)
     else:  # start (and measure L2 and clipping) from the given image
         if many:
             raise CourseError("init starts one visualization: pass one target with it")
         base = check_images(init, "init", one=True).to(model.device)
-    param = PixelImage(base)
     mask = _center_mask(tuple(base.shape[-2:]), model.device) if center_bias > 0 else None
-    rows = torch.arange(len(targets), device=model.device)
-    cols = torch.tensor(targets, device=model.device)
-
-    def grad_edit(p):
-        if mask is not None and p.step < center_bias * steps:  # an ever wider window in the centre
-            frac = p.step / max(center_bias * steps, 1)
-            p.delta.grad *= (mask <= 0.35 + 0.65 * frac).float()
-
-    def after(step, p):
-        p.step = step + 1
-        if blur_every and (step + 1) % blur_every == 0:
-            p.delta.copy_(blur(p.delta, blur_sigma))
-        if (step + 1) % clip_every == 0:
-            for i in range(len(targets)):  # percentiles are per image
-                d = p.delta[i:i + 1]
+    keep = set() if snapshots <= 0 else {round(i * steps / max(snapshots - 1, 1)) for i in range(snapshots)}
+    gen = torch.Generator().manual_seed(seed)
+    images, losses, kept = [], [0.0] * steps, {}
+    bar = tqdm(total=steps * len(targets), desc="class " + ", ".join(model.classes[t] for t in targets),
+               disable=not progress, leave=False)
+    for t in targets:
+        delta = torch.zeros_like(base)
+        for step in range(steps):
+            if step in keep:
+                kept.setdefault(step, []).append(base + delta)
+            shift = tuple(int(v) for v in torch.randint(-jitter, jitter + 1, (2,), generator=gen)) if jitter else (0, 0)
+            new, objective = ascent_step(model, delta, base, t, lr=lr, l2=l2, shift=shift)
+            change = new - delta
+            if mask is not None and step < center_bias * steps:   # an ever wider window in the centre
+                change = change * (mask <= 0.35 + 0.65 * step / max(center_bias * steps, 1)).float()
+            delta = (base + delta + change).clamp(0, 1) - base
+            if blur_every and (step + 1) % blur_every == 0:
+                delta = blur(delta, blur_sigma)
+            if (step + 1) % clip_every == 0:
                 if clip_value > 0:
-                    d.copy_(clip_small_values(d, clip_value))
-                if clip_grad > 0 and p.delta.grad is not None:
-                    d.copy_(clip_small_gradients(d, -p.delta.grad[i:i + 1], clip_grad))
-
-    param.step = 0
-    return optimize(param, lambda x: -model(x)[rows, cols].sum(), steps, lr=lr, optimizer="normalized",
-                    transform=RandomTransforms(jitter=jitter, seed=seed) if jitter else None,
-                    penalty=(lambda im: l2 * ((im - base) ** 2).sum()) if l2 else None,
-                    grad_edit=grad_edit, after_step=after, snapshots=snapshots, progress=progress,
-                    desc="class " + ", ".join(model.classes[t] for t in targets))
+                    delta = clip_small_values(delta, clip_value)
+                if clip_grad > 0:
+                    delta = clip_small_gradients(delta, change, clip_grad)
+            losses[step] -= objective
+            bar.update(1)
+        images.append((base + delta).clamp(0, 1))
+        if steps in keep:
+            kept.setdefault(steps, []).append(images[-1])
+    bar.close()
+    return Result(image=torch.cat(images).detach(), losses=losses,
+                  snapshots=[(s, torch.cat(ims).detach()) for s, ims in sorted(kept.items())], steps=steps)
 
 
 def _center_mask(size, device):
@@ -356,9 +363,11 @@ def accuracy_under_attack(model, images: torch.Tensor, labels, epsilons, attack:
                           batch_size: int = 25, progress: bool = True, **kwargs) -> list[float]:
     """Top-1 accuracy of ``model`` on ``images`` attacked with each epsilon (0 = clean).
 
-    ``attack``: ``"fgsm"`` or ``"pgd"`` (``kwargs`` go to :func:`pgd`). FGSM's gradient
-    does not depend on epsilon, so it is computed once per batch and reused (its forward
-    pass also gives the clean accuracy).
+    ``attack``: ``"fgsm"`` or ``"pgd"`` (``kwargs`` go to :func:`pgd`). Both run your
+    exercises. FGSM's gradient sign does not depend on epsilon, so :func:`fgsm` runs once per
+    batch, at ``eps = 1``: where a pixel went to 1 (from below 1) its sign was +1, where it
+    went to 0 (from above 0) -1, else 0; ``clamp(x + eps * sign, 0, 1)`` is then FGSM at any
+    epsilon (a pixel already at 1 with sign +1, or at 0 with sign -1, stays put either way).
     """
     if attack not in ("fgsm", "pgd"):
         from .utils import unknown
@@ -374,12 +383,10 @@ def accuracy_under_attack(model, images: torch.Tensor, labels, epsilons, attack:
     for i in tqdm(batches, desc=f"{attack} attack", disable=not progress, leave=False):
         xb, yb = images[i:i + batch_size].to(model.device), y[i:i + batch_size]
         if attack == "fgsm":
-            xr = xb.clone().requires_grad_(True)
-            logits = model(xr)
-            g, = torch.autograd.grad(F.cross_entropy(logits, yb, reduction="sum"), xr)
-            clean = (logits.detach().argmax(1) == yb).sum().item()   # eps = 0: no second forward pass
+            far = fgsm(model, xb, yb, 1.0).to(xb.device)
+            sign = (far == 1).float() * (xb < 1) - (far == 0).float() * (xb > 0)
             for j, e in enumerate(epsilons):
-                correct[j] += clean if e == 0 else _correct(model, (xb + e * g.sign()).clamp(0, 1), yb)
+                correct[j] += _correct(model, xb if e == 0 else (xb + e * sign).clamp(0, 1), yb)
         else:
             for j, e in enumerate(epsilons):
                 adv = xb if e == 0 else pgd(model, xb, yb, e, **kwargs)

@@ -1,11 +1,13 @@
 """One image-optimization loop for notebooks 3, 4 and 5.
 
-Class and neuron visualization, fooling images, feature inversion, DeepDream, texture
-synthesis and style transfer all "optimize the pixels of an image against an objective".
-:func:`optimize` is that loop, once: an image parameterization, an objective, an optimizer,
-and optional parts (transforms applied before the model, gradient edits, edits after each
-step, an early stop), with a progress bar and snapshots for a strip or an animation. Each
-technique is a small objective on top of it. Nothing here is an exercise.
+Neuron and Fourier visualization, feature inversion, texture synthesis and style transfer
+all "optimize the pixels of an image against an objective" with a standard optimizer.
+:func:`optimize` is that loop, once: an image parameterization, an objective, an optimizer
+(Adam, SGD, L-BFGS), and optional parts (transforms applied before the model, gradient
+edits, edits after each step, an early stop), with a progress bar and snapshots for a strip
+or an animation. Each technique is a small objective on top of it. (Class visualization and
+DeepDream repeat the students' own normalized steps instead: ``ascent_step``, ``dream_step``.)
+:func:`normalized_step` is the step those exercises use. Nothing here is an exercise.
 
 Images are pixel-space tensors ``(1, 3, H, W)`` in ``[0, 1]``, like everywhere in the course.
 """
@@ -182,7 +184,7 @@ def normalized_step(x: torch.Tensor, grad: torch.Tensor, lr: float) -> torch.Ten
     return x.detach() + lr * grad.detach() / scale.view(-1, *[1] * (grad.ndim - 1))
 
 
-OPTIMIZERS = ("adam", "sgd", "lbfgs", "normalized")
+OPTIMIZERS = ("adam", "sgd", "lbfgs")
 
 
 def optimize(param: nn.Module, loss_fn: Callable[[torch.Tensor], torch.Tensor], steps: int, *,
@@ -200,11 +202,10 @@ def optimize(param: nn.Module, loss_fn: Callable[[torch.Tensor], torch.Tensor], 
     ``after_step(step, param)`` may change the parameters in place (blur, clipping);
     ``param.project()`` keeps the image valid; ``stop(step, image, loss)`` may end the loop.
 
-    ``optimizer``: ``"adam"``, ``"sgd"``, ``"lbfgs"`` (one function evaluation budget of
-    20 per step) or ``"normalized"``: plain gradient descent with the step divided by the
-    gradient's mean absolute value (per image of a batch), so ``lr`` is the mean change per
-    pixel (the classic class-visualization and DeepDream update). To *maximize* a score,
-    return its negative.
+    ``optimizer``: ``"adam"``, ``"sgd"`` or ``"lbfgs"`` (one function evaluation budget of
+    20 per step). (The classic class-visualization and DeepDream update, a step divided by the
+    gradient's mean absolute value, is your ``ascent_step`` and ``dream_step``, repeated by
+    ``class_visualization`` and ``deep_dream``.) To *maximize* a score, return its negative.
     ``snapshots``: a number of evenly spaced steps, or a list of step numbers, at which a
     copy of the image is kept (step 0 is the start). Returns a :class:`Result`.
     """
@@ -221,10 +222,8 @@ def optimize(param: nn.Module, loss_fn: Callable[[torch.Tensor], torch.Tensor], 
         opt = torch.optim.Adam(params, lr=lr)
     elif optimizer == "sgd":
         opt = torch.optim.SGD(params, lr=lr)
-    elif optimizer == "lbfgs":
-        opt = torch.optim.LBFGS(params, lr=lr, max_iter=20, history_size=10, line_search_fn="strong_wolfe")
     else:
-        opt = None
+        opt = torch.optim.LBFGS(params, lr=lr, max_iter=20, history_size=10, line_search_fn="strong_wolfe")
     if isinstance(snapshots, int):
         keep = set() if snapshots <= 0 else {round(i * steps / max(snapshots - 1, 1)) for i in range(snapshots)}
     else:
@@ -264,13 +263,7 @@ def optimize(param: nn.Module, loss_fn: Callable[[torch.Tensor], torch.Tensor], 
             loss.backward()
             if grad_edit is not None:
                 grad_edit(param)
-            if opt is not None:
-                opt.step()
-            else:
-                with torch.no_grad():
-                    for p in params:
-                        if p.grad is not None:
-                            p.copy_(normalized_step(p, p.grad, -lr))
+            opt.step()
         with torch.no_grad():
             if after_step is not None:
                 after_step(step, param)

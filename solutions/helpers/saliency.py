@@ -84,77 +84,103 @@ def occlusion_map(model, x: torch.Tensor, target, window: int = 16, stride: int 
 def occlusion_map_local(model, x: torch.Tensor, target, window: int = 16, stride: int = 8,
                         baseline: float = 0.5, split: str = "blocks.1", batch_size: int = 16,
                         progress: bool = False) -> torch.Tensor:
-    """The same map as :func:`occlusion_map`, computed faster by exploiting locality.
+    """The same map as your :func:`occlusion_map`, computed faster by exploiting locality.
 
-    A window changes the activations of an early layer (``split``) only inside the
-    receptive fields that overlap it. So the early layers run once on the whole image and,
-    per window, only on a small crop around it (aligned to the layer's stride, large enough
-    that every changed unit sees no crop border); the changed units are pasted into the
-    clean activation, and only the rest of the network runs at full size. The first batch
-    is also computed the plain way and compared, so a network where locality does not hold
-    (global operations before ``split``) falls back to :func:`occlusion_map`.
+    Your ``occlusion_map`` runs unchanged, but on a stand-in for the model
+    (:class:`LocalForward`): a window changes the activations of an early layer (``split``)
+    only inside the receptive fields that overlap it, so the stand-in runs the early layers
+    once on the whole image and, for each occluded copy, only on a small crop around the
+    change; it pastes the changed units into the clean activation and runs the rest of the
+    network at full size. Where locality does not hold (the first batch is also run the plain
+    way and compared), or without ``split``'s receptive field (notebook 1's exercise), the
+    stand-in is the plain model.
     """
     from .features import layer_receptive_field
     x = _check_one(model, x)
-    target = model.class_index(target)
-    H, W = x.shape[-2:]
-    positions = window_positions(H, W, window, stride)
     try:
-        rf = layer_receptive_field(model, split, H)
-        with torch.no_grad():
-            clean = model.activations(x, split)[split]
-            p0 = model.run_from(split, clean).softmax(-1)[0, target]
+        rf = layer_receptive_field(model, split, x.shape[-2])
+        stand_in = LocalForward(model, x, split, rf)
     except CourseError:
-        return occlusion_map(model, x, target, window, stride, baseline, batch_size, progress)
+        stand_in = model
     except NotImplementedError as e:     # notebook 1's receptive_field is a stub: the plain way
         if not_done(e) is None:
             raise
         note_once(f"occlusion_map_local needs {not_done(e)}, which is not done yet: computing the same map "
                   "the plain way (occlusion_map, slower)")
-        return occlusion_map(model, x, target, window, stride, baseline, batch_size, progress)
-    S, R, O = rf.stride, rf.size, rf.offset
-    side = -(-(window + 2 * R + 2 * S) // S) * S       # crop side, a multiple of the stride
-    if H % S or W % S or side > min(H, W):
-        return occlusion_map(model, x, target, window, stride, baseline, batch_size, progress)
-    base = torch.as_tensor(baseline, dtype=x.dtype, device=x.device)
+        stand_in = model
+    return occlusion_map(stand_in, x, target, window, stride, baseline, batch_size, progress)
 
-    def span(p, n_units, size):
-        lo = max(0, -(-(p - O - R + 1) // S))
-        hi = min(n_units - 1, (p + window - 1 - O) // S)
+
+class LocalForward:
+    """Stands in for ``model`` (every attribute is the model's) when it is called on copies of
+    one image ``x`` ``(1, 3, H, W)`` that differ from it in a small region each: the layers up
+    to ``split`` (receptive field ``rf``) run on a crop around the change only. The logits
+    are the model's, up to rounding; the first call with changed images is checked against
+    the plain forward pass, and any image the trick cannot serve is run the plain way."""
+
+    def __init__(self, model, x: torch.Tensor, split: str, rf):
+        self.model, self.x, self.split, self.rf = model, x, split, rf
+        with torch.no_grad():
+            self.clean = model.activations(x, split)[split]
+            self.clean_logits = model.run_from(split, self.clean)
+        self.checked = False
+        self.plain = x.shape[-2] % rf.stride or x.shape[-1] % rf.stride
+
+    def __getattr__(self, name):
+        return getattr(self.model, name)
+
+    def _span(self, lo_px: int, hi_px: int, n_units: int, size: int) -> tuple[int, int, int, int] | None:
+        """Units ``lo..hi`` whose field meets pixels ``lo_px..hi_px``, the crop's start and side."""
+        S, R, O = self.rf.stride, self.rf.size, self.rf.offset
+        side = -(-((hi_px - lo_px + 1) + 2 * R + 2 * S) // S) * S     # a multiple of the stride
+        if side > size:
+            return None
+        lo = max(0, -(-(lo_px - O - R + 1) // S))
+        hi = min(n_units - 1, (hi_px - O) // S)
         start = min(max(0, ((O + lo * S) // S) * S), size - side)
-        return lo, hi, start
+        return lo, hi, start, side
 
-    from tqdm.auto import tqdm
-    h, w = clean.shape[-2:]
-    with torch.no_grad():
-        drops = []
-        for b in tqdm(range(0, len(positions), batch_size), disable=not progress, leave=False, desc="occlusion"):
-            batch = positions[b:b + batch_size]
-            spans = [(span(y, h, H), span(xx, w, W)) for y, xx in batch]
-            crops = torch.stack([x[0, :, ys[2]:ys[2] + side, xs[2]:xs[2] + side] for ys, xs in spans]).clone()
-            for n, ((y, xx), (ys, xs)) in enumerate(zip(batch, spans)):
-                crops[n, :, y - ys[2]:y - ys[2] + window, xx - xs[2]:xx - xs[2] + window] = base
-            local = model.activations(crops, split)[split]
-            acts = clean.repeat(len(batch), 1, 1, 1)
-            for n, (ys, xs) in enumerate(spans):
-                r0, c0 = ys[2] // S, xs[2] // S
-                acts[n, :, ys[0]:ys[1] + 1, xs[0]:xs[1] + 1] = local[n, :, ys[0] - r0:ys[1] - r0 + 1, xs[0] - c0:xs[1] - c0 + 1]
-            drops.append(p0 - model.run_from(split, acts).softmax(-1)[:, target])
-            if b == 0:  # exactness self-check against the plain computation
-                plain = x.repeat(len(batch), 1, 1, 1)
-                for n, (y, xx) in enumerate(batch):
-                    plain[n, :, y:y + window, xx:xx + window] = base
-                plain = p0 - model(plain).softmax(-1)[:, target]
-                if not torch.allclose(plain, drops[0], atol=1e-5):
-                    return occlusion_map(model, x, target, window, stride, baseline, batch_size, progress)
-        # the mean drop per pixel, window by window (no (L, H, W) masks: 146 MB at 224 px,
-        # whose allocation alone cost more page faults than all the windows' computation)
-        total = torch.zeros(H, W, dtype=torch.float64)
-        count = torch.zeros(H, W, dtype=torch.float64)
-        for (y, xx), d in zip(positions, torch.cat(drops).tolist()):
-            total[y:y + window, xx:xx + window] += d
-            count[y:y + window, xx:xx + window] += 1
-    return torch.where(count > 0, total / count.clamp_min(1), 0.0).to(x.dtype).cpu()
+    @torch.no_grad()
+    def __call__(self, batch: torch.Tensor) -> torch.Tensor:
+        batch = torch.as_tensor(batch)
+        if self.plain or batch.ndim != 4 or batch.shape[1:] != self.x.shape[1:]:
+            return self.model(batch)
+        H, W = batch.shape[-2:]
+        h, w = self.clean.shape[-2:]
+        S = self.rf.stride
+        changed = (batch != self.x).any(1)                          # (n, H, W)
+        logits = self.clean_logits.repeat(len(batch), 1)
+        todo, plans = [], {}
+        for n in range(len(batch)):
+            ys, xs = torch.nonzero(changed[n].any(1)).flatten(), torch.nonzero(changed[n].any(0)).flatten()
+            if len(ys) == 0:
+                continue                                            # the image itself
+            sy = self._span(int(ys[0]), int(ys[-1]), h, H)
+            sx = self._span(int(xs[0]), int(xs[-1]), w, W)
+            if sy is None or sx is None:
+                todo.append(n)                                      # too large a change: the plain way
+            else:
+                plans.setdefault((sy[3], sx[3]), []).append((n, sy, sx))
+        acts = self.clean.repeat(len(batch), 1, 1, 1)
+        for (side_y, side_x), group in plans.items():               # one forward pass per crop size
+            crops = torch.stack([batch[n, :, sy[2]:sy[2] + side_y, sx[2]:sx[2] + side_x] for n, sy, sx in group])
+            local = self.model.activations(crops, self.split)[self.split]
+            for k, (n, sy, sx) in enumerate(group):
+                r0, c0 = sy[2] // S, sx[2] // S
+                acts[n, :, sy[0]:sy[1] + 1, sx[0]:sx[1] + 1] = \
+                    local[k, :, sy[0] - r0:sy[1] - r0 + 1, sx[0] - c0:sx[1] - c0 + 1]
+        local_rows = [n for group in plans.values() for n, _, _ in group]
+        if local_rows:
+            logits[local_rows] = self.model.run_from(self.split, acts[local_rows])
+            if not self.checked:                                    # does locality hold here?
+                self.checked = True
+                if not torch.allclose(logits[local_rows].softmax(-1), self.model(batch[local_rows]).softmax(-1),
+                                      atol=1e-5):
+                    self.plain = True
+                    return self.model(batch)
+        if todo:
+            logits[todo] = self.model(batch[todo])
+        return logits
 
 
 # ============================================================================ 2. saliency
@@ -336,9 +362,17 @@ def _check_channel_unit(act, channel, unit, layer):
 
 
 def plain_gradient(model, x, layer, channel, unit=None) -> torch.Tensor:
-    """The ordinary gradient of the same objective as :func:`guided_backprop` (for comparison)."""
+    """The ordinary gradient of a channel of a convolutional ``layer`` with respect to the
+    image, for comparison with :func:`guided_backprop` on the same unit. Only for a layer's
+    channel maps ``(1, C, h, w)`` and only with the model's own ReLUs (not inside
+    :func:`guided`): a class score's gradient is what your exercises compute."""
+    if any(isinstance(m, GuidedReLU) for m in model.modules()):
+        raise CourseError("plain_gradient is the ordinary gradient: call it outside `with guided(model):`")
     x = _check_one(model, x).clone().requires_grad_(True)
     act = model.activations(x, layer, keep_graph=True)[layer]      # the forward pass stops at the layer
+    if act.ndim != 4:
+        raise CourseError(f"plain_gradient is for the channel maps of a convolutional layer; {layer!r} gives "
+                          f"shape {tuple(act.shape)}")
     _check_channel_unit(act, channel, unit, layer)
     objective = act[0, channel].sum() if unit is None else act[0, channel, unit[0], unit[1]]
     return torch.autograd.grad(objective, x)[0][0].detach().cpu()

@@ -89,12 +89,13 @@ show_filters(Fe.normalize_filters(Fe.first_conv_weights(cifar_model)), "cifar_ne
 # **Why not draw deeper filters the same way?** A second-layer filter of `cifar_net` has 64
 # input channels, not 3: it is a recipe that combines the *responses* of the 64 first-layer
 # filters, not an image. Drawn channel by channel it looks like noise (below: 8 filters x their
-# first 8 input channels, in grey). To see what deeper units respond to we must look at the
+# first 8 input channels; grey is 0, lighter positive, darker negative). To see what deeper units respond to we must look at the
 # images that excite them (part 5) or compute an image that does (notebooks 2-4).
 
 # %%
 w2 = cifar_model.net.conv2[0].weight.detach()          # (96, 64, 5, 5)
-tiles = [(w - w.min()) / (w.max() - w.min()) for w in w2[:8, :8].reshape(64, 5, 5)]
+w2 = w2[:8, :8].reshape(64, 5, 5)
+tiles = 0.5 + w2 / (2 * w2.abs().max())                 # one scale for all: grey is 0, white +, black -
 plt.figure(figsize=(4.2, 4.4))
 plt.imshow(image_grid([t.numpy() for t in tiles], ncols=8), interpolation="nearest")
 plt.title("cifar_net conv2: 8 filters x 8 input channels")

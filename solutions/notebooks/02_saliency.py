@@ -226,7 +226,7 @@ show_images([photos_224, gradient_image(plain), gradient_image(guided), gradient
 # noisy; its smoothed magnitude is easier to read.
 
 # %%
-with skip_if_not_done("this figure"):   # it uses notebook 1's receptive_field and top_activations
+with skip_if_not_done("this figure"):   # it uses notebook 1's extract_features, receptive_field, top_activations
     rf = Fe.layer_receptive_field(model, "blocks.3")
     view = Fe.RF(80, rf.stride, rf.offset + (rf.size - 80) // 2)   # the central 80 px of each field
     pool = imagenet_sample_crops(224, every=pick(1, 5))

@@ -29,11 +29,11 @@
 # 4. **fooling images**: ascend a *wrong* class from a real photo until the network believes it;
 # 5. **adversarial attacks**: FGSM and PGD, and accuracy against the size of the perturbation.
 #
-# Every optimization here (and in notebooks 4 and 5) runs through **one loop**,
-# `helpers.optim.optimize`: an image parameterization, an objective, an optimizer, and
-# optional parts (transforms before the model, edits of the gradient, edits after each step).
-# Each technique is a small objective on top of it. You complete seven functions in
-# `helpers/ascent.py`.
+# The class visualizations repeat **your** ascent step, with the regularizers between steps.
+# The other optimizations here (and in notebooks 4 and 5) run through **one loop**,
+# `helpers.optim.optimize`: an image parameterization, an objective, an optimizer (Adam, SGD
+# or L-BFGS), and optional parts (transforms before the model, edits of the gradient, edits
+# after each step). You complete seven functions in `helpers/ascent.py`.
 
 # %%
 import numpy as np
@@ -159,10 +159,10 @@ assert torch.equal(As.clip_small_gradients(_e, _h, 50), _e * torch.tensor([1.0, 
 ### END HIDDEN TESTS
 
 # %% [markdown]
-# `As.class_visualization` is the lecture's recipe on the shared loop: a `PixelImage`
-# parameterization, the class score as objective, the L2 penalty as `penalty`, jitter as a
-# `transform`, and blur and your clipping functions as `after_step` edits. The ablation below
-# switches the regularizers on one at a time, left to right (at 112 px to keep it quick).
+# `As.class_visualization` is the lecture's recipe: your `ascent_step` repeated (L2 and a
+# random jitter in each step), with blur and your clipping functions applied to `delta`
+# between steps. The ablation below switches the regularizers on one at a time, left to right
+# (at 112 px to keep it quick).
 
 # %%
 # NBVAL_IGNORE_OUTPUT

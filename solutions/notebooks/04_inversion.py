@@ -26,8 +26,8 @@
 # 3. **DeepDream** (Mordvintsev et al. 2015): change the photo so that a layer's activations
 #    grow, with jitter and an octave pyramid.
 #
-# Both run on the shared optimization loop of notebook 3 (`helpers.optim.optimize`). You
-# complete four functions in `helpers/inversion.py`.
+# Inversion runs on the shared optimization loop of notebook 3 (`helpers.optim.optimize`, with
+# Adam); DeepDream repeats your own step. You complete four functions in `helpers/inversion.py`.
 
 # %%
 import numpy as np
@@ -250,9 +250,9 @@ except CourseError:
 ### END HIDDEN TESTS
 
 # %% [markdown]
-# `In.deep_dream` runs the octaves on the shared loop (a `PixelImage` starting from the photo
-# plus the carried detail, a `RandomTransforms(jitter)` transform, normalized steps). The same
-# photo dreamed at a lower and a higher layer:
+# `In.deep_dream` runs the octaves with your `dream_step`: each octave starts from the photo
+# at that size plus the detail dreamed so far, and takes its steps with a random jitter. The
+# same photo dreamed at a lower and a higher layer:
 
 # %%
 # NBVAL_IGNORE_OUTPUT
