@@ -7,7 +7,9 @@
 #   notebooks check the solved notebooks against their sources | run NN (execute, full mode) | sync
 #   data      download the data sets that are missing (CIFAR-10, ImageNet samples, paintings)
 #   bench     run the benchmarks (not part of the tests)
-#   grade     the nbgrader grader: grade release | collect DIR | autograde [-j N] | feedback | export | status
+#   train     retrain the shipped weights: train cifar | train style [NAME] (the instructor's library)
+#   grade     the nbgrader grader: grade release | collect DIR | autograde [-j N] | feedback | export |
+#             status | formgrader | scheduler | worker ADDRESS
 #   python    run the environment's Python: bash course.sh python -m helpers.data status
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")"
@@ -36,6 +38,12 @@ ensure_env() {
     "$PY" -m pip install --disable-pip-version-check -q -r requirements.txt 2>&1 | { grep -v "^WARNING: Location 'file:" || true; }
     echo "$want" > "$stamp"
   fi
+  # The one path rule: the project folder is on the environment's import path (a .pth file),
+  # after whatever comes first (PYTHONPATH, a notebook's own folder): `helpers`, `autograde`
+  # and `authoring` import from any front-end. Written once; a linked environment keeps its own.
+  local pth
+  pth=$("$PY" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')/course-project.pth
+  [ -e "$pth" ] || echo "$ROOT" > "$pth"
 }
 
 ensure_sandbox_tools() {  # the grader's sandbox: Debian's bubblewrap (apt)
@@ -88,11 +96,11 @@ case "$cmd" in
     ;;
   release)
     ensure_env
-    exec "$PY" -m tools.release "$@"
+    exec "$PY" -m authoring.release "$@"
     ;;
   notebooks)
     ensure_env
-    exec "$PY" -m tools.notebooks "$@"
+    exec "$PY" -m authoring.notebooks "$@"
     ;;
   data)
     ensure_env
@@ -101,8 +109,18 @@ case "$cmd" in
     ;;
   bench)
     ensure_env
-    export PYTHONPATH=$ROOT/solutions${PYTHONPATH:+:$PYTHONPATH}
+    export PYTHONPATH=$ROOT/solutions:$ROOT${PYTHONPATH:+:$PYTHONPATH}
     exec "$PY" tools/bench.py "$@"
+    ;;
+  train)
+    ensure_env
+    what=${1:-}; [ $# -gt 0 ] && shift
+    case "$what" in
+      cifar|style) ;;
+      *) echo "usage: bash course.sh train cifar [OPTIONS] | train style [NAME] [OPTIONS]" >&2; exit 2 ;;
+    esac
+    export PYTHONPATH=$ROOT/solutions:$ROOT${PYTHONPATH:+:$PYTHONPATH}
+    exec "$PY" "tools/train_$what.py" "$@"
     ;;
   grade)
     ensure_env
@@ -116,7 +134,7 @@ case "$cmd" in
     exec "$PY" "$@"
     ;;
   *)
-    sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'
+    sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'
     [ "$cmd" = help ] || exit 2
     ;;
 esac

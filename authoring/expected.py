@@ -7,7 +7,7 @@ exercise's check the same way: each case whose result differs from the expected 
 that result under the mistake's id and message. The result is one ``nbN.npz`` per notebook,
 beside the checks (``solutions/helpers/checks/``; the release copies it to the student's).
 
-Runs in a process where ``helpers`` is the *solutions'* library (``tools/release.py`` runs
+Runs in a process where ``helpers`` is the *solutions'* library (``authoring/release.py`` runs
 it so: in ``solutions/``, with the project on ``PYTHONPATH``):
 
     python -m authoring.expected --write ../solutions/helpers/checks   # or --check DIR

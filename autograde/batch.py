@@ -6,7 +6,7 @@ import html
 import json
 from pathlib import Path
 
-from tools import conventions
+from authoring import conventions
 
 from . import job as J
 from .course import Course, sha_tree

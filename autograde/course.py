@@ -17,9 +17,9 @@ import tempfile
 import zipfile
 from pathlib import Path
 
-from tools import notebooks as notebook_sources
-from tools import release as release_tool
-from tools.conventions import HIDDEN_BEGIN, MODEL_ANSWER, SOLUTION_BEGIN
+from authoring import notebooks as notebook_sources
+from authoring import release as release_tool
+from authoring.conventions import HIDDEN_BEGIN, MODEL_ANSWER, SOLUTION_BEGIN
 
 from .config import COURSE_ID, Settings, nbgrader_config, released_files
 

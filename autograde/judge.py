@@ -26,9 +26,10 @@ import time
 import traceback
 from pathlib import Path
 
-from tools.conventions import exercise_functions, hidden_line_numbers
+from authoring.conventions import exercise_functions, hidden_line_numbers
 
 from . import codec, sandbox
+from .loader import import_package
 
 HERE = Path(__file__).resolve().parent
 MAX_STARTS = 4
@@ -98,7 +99,7 @@ class Worker:
             copy_plain(Path(self.helpers_src), wc / "helpers")
         grader = self.runtime / "grader"
         grader.mkdir(exist_ok=True)
-        for f in ("worker.py", "codec.py"):
+        for f in ("worker.py", "codec.py", "loader.py"):
             shutil.copyfile(HERE / f, grader / f)
         sandbox.give_to(wc, self.uid)
         argv = sandbox.bwrap_argv([sys.executable, "-E", "-s", str(grader / "worker.py")], workdir=wc, uid=self.uid,
@@ -345,10 +346,7 @@ class Judge:
 
     def install(self):
         """Import the released library (trusted copy) and put proxies in place of the exercises."""
-        for name in [m for m in list(sys.modules) if m == "helpers" or m.startswith("helpers.")]:
-            del sys.modules[name]
-        sys.path.insert(0, str(self.src))
-        import helpers
+        helpers = import_package("helpers", self.src)        # the released copy, whatever is on the path
         if Path(helpers.__file__).resolve().parent != (self.src / "helpers").resolve():
             raise RuntimeError(f"judge imported the wrong helpers: {helpers.__file__}")
         for mod_name, names in self.exercises.items():

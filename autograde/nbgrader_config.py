@@ -3,10 +3,8 @@
 # written answers). The course-owned settings (assignments, exclude_overwriting, hidden tests
 # cleared before execution, the sandboxed kernel) are built by autograde/config.py.
 import pathlib
-import sys
 
-sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))   # the project: `autograde`
-from autograde.config import nbgrader_config  # noqa: E402
+from autograde.config import nbgrader_config   # the project is on the environment's path (course.sh)
 
 c = get_config()  # noqa: F821
 c.merge(nbgrader_config(pathlib.Path(__file__).resolve().parent))

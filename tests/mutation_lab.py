@@ -48,7 +48,7 @@ def run_check(name: str, helpers_pkg: str = "helpers") -> tuple[bool, str]:
 def _notebook(path: str):
     if str(ROOT) not in sys.path:      # after helpers' folder: tools/ only
         sys.path.append(str(ROOT))
-    from tools.notebooks import read
+    from authoring.notebooks import read
     return read(Path(path))
 
 
@@ -145,7 +145,7 @@ def _proxy(fn, qualname, worker_random):
 @functools.lru_cache(maxsize=None)
 def _exercises() -> tuple:
     """The exercises, as the judge finds them: in the released library (the stubs name them)."""
-    from tools.conventions import exercise_functions
+    from authoring.conventions import exercise_functions
     return tuple((mod, tuple(names)) for mod, names in exercise_functions(ROOT / "helpers").items())
 
 

@@ -186,7 +186,7 @@ def test_the_check_modules_compute_no_answers():
     gradient."""
     from pathlib import Path
 
-    from tools.conventions import exercise_functions
+    from authoring.conventions import exercise_functions
     here = Path(core.__file__).parent
     released = exercise_functions(Path(__file__).resolve().parents[1] / "helpers")
     exercises = {f"{alias}.{q.split('.')[0]}" for alias, mod in LIBRARY.items() for q in released[f"helpers.{mod}"]}

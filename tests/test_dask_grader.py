@@ -68,7 +68,7 @@ def _settings_file(home: Path):
 def pristine(tmp_path_factory):
     """A released, collected course (home + root): copy it before grading."""
     import hostile
-    from tools import release as rel
+    from authoring import release as rel
     base = tmp_path_factory.mktemp("daskgrader")
     root = mini_root(base / "root", MORE)
     home = base / "home"

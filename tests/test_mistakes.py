@@ -33,7 +33,7 @@ def _one_thread():
 
 
 def test_every_exercise_has_three_real_mistakes():
-    from tools.conventions import exercise_functions, exercise_key
+    from authoring.conventions import exercise_functions, exercise_key
     exercises = {(mod.split(".")[1], q) for mod, names in exercise_functions(ROOT / "helpers").items() for q in names}
     assert len(exercises) >= 38
     real = Counter((m.module, m.function) for m in MUTATIONS if not m.harmless)

@@ -4,8 +4,8 @@ import json
 import shutil
 from pathlib import Path
 
-from tools import notebooks as N
-from tools.conventions import HIDDEN_BEGIN, MODEL_ANSWER, SOLUTION_BEGIN
+from authoring import notebooks as N
+from authoring.conventions import HIDDEN_BEGIN, MODEL_ANSWER, SOLUTION_BEGIN
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-from tools import release  # noqa: E402
-from tools.conventions import SOLUTION_BEGIN, exercise_functions, stub_message  # noqa: E402
+from authoring import release  # noqa: E402
+from authoring.conventions import SOLUTION_BEGIN, exercise_functions, stub_message  # noqa: E402
 
 
 def test_student_tree_is_in_sync_with_solutions():

@@ -4,7 +4,7 @@ import pytest
 import torch
 import torch.nn as nn
 from captum.attr import GuidedBackprop, LayerGradCam, Occlusion, Saliency
-from tools.conventions import stub_message
+from authoring.conventions import stub_message
 
 from helpers import CourseError
 from helpers import saliency as Sa

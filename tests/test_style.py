@@ -140,7 +140,7 @@ def test_gatys_lowers_its_loss_and_blending_errors(lite0):
 def test_gatys_without_notebook_4_runs_without_the_smoothness_term(lite0, monkeypatch, capsys):
     """Notebook 5 done, notebook 4 not: Gatys and the training leave out the TV term and say so."""
     from helpers import utils
-    from tools.conventions import stub_message
+    from authoring.conventions import stub_message
     monkeypatch.setattr(utils, "_NOTES", set())
 
     def stub(*a, **k):

@@ -161,7 +161,7 @@ def test_instructor_grades_a_class_with_the_readme_commands(users):
     # The inbox: alice the solutions (folders), bob half of every notebook's exercises (a zip
     # with the files one folder down), carol the untouched release (a zip).
     sys.path.insert(0, str(ROOT))
-    from tools import conventions, release as rel
+    from authoring import conventions, release as rel
     solutions = course / "solutions" / "helpers"
     stubbed = ag / "release" / assignments[0] / "helpers"
     expected = {"alice": {}, "bob": {}, "carol": {}}
@@ -256,7 +256,7 @@ def _student_tree(users, n: int) -> Path:
         shutil.copytree(users / "course", dest, symlinks=True,
                         ignore=shutil.ignore_patterns(".git", "solutions", "autograde", "tests", "tools", "build"))
         sys.path.insert(0, str(ROOT))
-        from tools.conventions import notebook_modules
+        from authoring.conventions import notebook_modules
         for m in notebook_modules(users / "course" / "solutions" / "helpers").get(n, []):
             shutil.copyfile(users / "course" / "solutions" / "helpers" / f"{m}.py", dest / "helpers" / f"{m}.py")
         (dest.parent / f"home-nb{n}").mkdir()

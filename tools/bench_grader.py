@@ -29,12 +29,11 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 
 from autograde import batch, job  # noqa: E402
 from autograde.course import Course  # noqa: E402
-from tools import conventions  # noqa: E402
-from tools import release as release_tool  # noqa: E402
+from authoring import conventions  # noqa: E402
+from authoring import release as release_tool  # noqa: E402
 
 KINDS = ("solutions", "half", "untouched")
 

@@ -1,6 +1,6 @@
 """Train the course's small CIFAR-10 network (helpers.models.CifarNet) on the CPU.
 
-    bash course.sh python tools/train_cifar.py [--epochs 6] [--out solutions/helpers/weights/cifar_net.pt]
+    bash course.sh train cifar [--epochs 6] [--out solutions/helpers/weights/cifar_net.pt]
 
 Seeded and deterministic; reads CIFAR-10 through helpers.data (so ../shared/data or a
 downloaded copy). Augmentation: random crop with 4 px padding and horizontal flips. SGD with
@@ -16,7 +16,6 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "solutions"))
 
 import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402

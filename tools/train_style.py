@@ -1,7 +1,7 @@
 """Train the course's feed-forward style networks (helpers.style.TransformerNet).
 
-    bash course.sh python tools/train_style.py                      # all five: 4 paintings + conditional
-    bash course.sh python tools/train_style.py starry_night --steps 3000
+    bash course.sh train style                      # all five: 4 paintings + conditional
+    bash course.sh train style starry_night --steps 3000
     python tools/train_style.py --pack build/style_train            # write the compact training set
 
 One instance-norm network per painting (``style_<name>.pt``) and one conditional
@@ -25,7 +25,6 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "solutions"))
 
 import numpy as np  # noqa: E402
 import torch  # noqa: E402

@@ -1,7 +1,7 @@
 """The release tool: write the student version of the course from the solutions.
 
     bash course.sh release          # write helpers/ and notebooks/ from solutions/
-                                    # (= python -m tools.release, run in the project folder)
+                                    # (= python -m authoring.release, run in the project folder)
     bash course.sh release --check  # exit 1 (listing the files) if they differ from what it would write
 
 The complete library lives in ``solutions/helpers``, every exercise body between
@@ -9,7 +9,7 @@ The complete library lives in ``solutions/helpers``, every exercise body between
 with each such region replaced by a stub that raises ``NotImplementedError`` naming the
 exercise; everything else (plumbing, weights) is copied unchanged. The student notebooks
 are made from the notebook sources ``solutions/notebooks/NN_name.py`` (see
-``tools/notebooks.py``): solution regions stubbed, hidden tests removed, model answers
+``authoring/notebooks.py``): solution regions stubbed, hidden tests removed, model answers
 replaced by a placeholder, no outputs.
 
 First, the values the local checks compare with (``solutions/helpers/checks/nbN.npz``) are
@@ -27,8 +27,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tools import notebooks
-from tools.conventions import (ANSWER_PLACEHOLDER, CODE_PLACEHOLDER, HIDDEN_BEGIN, HIDDEN_END, MARK_SCHEME_BEGIN,
+from authoring import notebooks
+from authoring.conventions import (ANSWER_PLACEHOLDER, CODE_PLACEHOLDER, HIDDEN_BEGIN, HIDDEN_END, MARK_SCHEME_BEGIN,
                                MARK_SCHEME_END, SOLUTION_BEGIN, SOLUTION_END, stub_lines, strip_region)
 
 ROOT = Path(__file__).resolve().parents[1]

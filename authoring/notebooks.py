@@ -14,7 +14,7 @@ commented, ``# %load_ext ...``). From it the tools produce:
   the source without running anything, keeping the outputs of every code cell whose source
   is unchanged (for edits of text, headers or metadata);
 - the **student notebook** ``notebooks/NN_name.ipynb`` (``bash course.sh release``, see
-  ``tools/release.py``) and the grader's assignment source (``bash course.sh grade release``).
+  ``authoring/release.py``) and the grader's assignment source (``bash course.sh grade release``).
 
 A test fails when a solved notebook's cells differ from its source (:func:`differences`).
 """

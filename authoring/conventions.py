@@ -1,6 +1,6 @@
 """The course's authoring conventions, in one place.
 
-Used by the release tool (``tools/release.py``), the grader (``autograde/``) and the tests.
+Used by the release tool (``authoring/release.py``), the grader (``autograde/``) and the tests.
 The student library reads one of them back at run time: :func:`stub_message` is what an
 exercise stub raises, and ``helpers.utils.not_done`` recognizes it (a test ties the two).
 
