@@ -95,3 +95,14 @@ def test_every_student_module_imports():
     env = {**os.environ, "PYTHONPATH": str(ROOT), "MPLBACKEND": "Agg"}
     r = subprocess.run([sys.executable, "-c", code], cwd=ROOT / "tools", env=env, capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
+
+
+def test_the_checks_stored_values_hold_with_another_thread_count():
+    """The local checks' expected values (helpers/checks/nbN.npz, recorded on one thread) are
+    recomputed on two threads: float32 reductions in another order must stay within every
+    case's tolerance (as they must on another platform or BLAS)."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    r = subprocess.run([sys.executable, "-m", "authoring.expected", "--check",
+                        str(ROOT / "solutions" / "helpers" / "checks"), "--threads", "2"],
+                       cwd=ROOT / "solutions", env=env, capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stdout + r.stderr[-2000:]
