@@ -228,14 +228,17 @@ def _arr(spec, blobs, used) -> np.ndarray:
 
 
 # ----------------------------------------------------------------------------- effects of a call
-def module_signature(m):
+def module_signature(m) -> dict:
+    """``{sub-module name: {"type", "inplace", "hooks"}}``: what a call may change in a module
+    and must put back (a layer replaced, an in-place flag, hooks left registered)."""
     import torch
-    out = []
+    out = {}
     for name, sub in torch.nn.Module.named_modules(m):
         t = type(sub)
         hooks = sum(len(getattr(sub, h, {})) for h in ("_forward_hooks", "_forward_pre_hooks", "_backward_hooks",
                                                           "_backward_pre_hooks"))
-        out.append([name, f"{t.__module__}.{t.__qualname__}", getattr(sub, "inplace", None), hooks])
+        out[name] = {"type": f"{t.__module__}.{t.__qualname__}", "inplace": getattr(sub, "inplace", None),
+                     "hooks": hooks}
     return out
 
 

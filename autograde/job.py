@@ -323,7 +323,7 @@ def _judge(job: Job, cells, runtime, uid, out, state):
         t1 = time.time()
         try:
             out["verdicts"] = {v["grade_id"]: v for v in
-                               J.Judge(course.source / job.assignment, w).run(src_nb, cells,
+                               J.Judge.of_release(course.source / job.assignment, w).run(src_nb, cells,
                                                                                course.settings.judge_budget_s)}
         finally:
             w.stop()

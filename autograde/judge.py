@@ -231,6 +231,90 @@ class Worker:
         return reply["ok"], reply.get("effects") or []
 
 
+class _Forked:
+    """The part of ``subprocess.Popen`` a :class:`Worker` uses, for a forked child process."""
+
+    def __init__(self, pid: int, to_child: int, from_child: int):
+        self.pid, self.returncode = pid, None
+        self.stdin, self.stdout = os.fdopen(to_child, "wb", buffering=0), os.fdopen(from_child, "rb", buffering=0)
+
+    def poll(self):
+        if self.returncode is None:
+            pid, status = os.waitpid(self.pid, os.WNOHANG)
+            if pid:
+                self.returncode = os.waitstatus_to_exitcode(status)
+        return self.returncode
+
+    def kill(self):
+        import signal
+        if self.poll() is None:
+            os.kill(self.pid, signal.SIGKILL)
+
+    def wait(self, timeout=None):
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while self.poll() is None:
+            if deadline is not None and time.monotonic() > deadline:
+                raise subprocess.TimeoutExpired(str(self.pid), timeout)
+            time.sleep(0.01)
+        return self.returncode
+
+
+class ForkedWorker(Worker):
+    """The judge's other way to reach the student's code (the mutation lab's): a child forked
+    from this process, which holds the library to call; ``prepare()`` runs in the child first
+    (e.g. applies a mistake to it). Calls go through the same pipes, pickles and plain-data
+    replies as the sandboxed worker's, so the judge sees exactly what it would see there;
+    only the sandbox is missing. The child starts with a fresh process's random state."""
+
+    def __init__(self, workdir: Path, prepare=None, call_timeout: float = 60):
+        super().__init__(None, Path(workdir), 0, None, call_timeout=call_timeout)
+        self.prepare = prepare
+
+    def start(self):
+        from . import worker
+        self.starts += 1
+        child_in, to_child = os.pipe()          # (read end, write end)
+        from_child, child_out = os.pipe()
+        pid = os.fork()
+        if pid == 0:                                        # the child: serve, then leave at once
+            status = 0
+            try:
+                os.setsid()
+                os.close(to_child)
+                os.close(from_child)
+                import random
+
+                import numpy as np
+                import torch
+                torch.random.set_rng_state(torch.Generator().get_state())     # a new process's state
+                np.random.seed(None)
+                random.seed()
+                errors = {}
+                if self.prepare is not None:
+                    try:
+                        self.prepare()
+                    except BaseException as e:  # noqa: BLE001
+                        errors["helpers"] = worker.error_record(e, str(self.runtime))
+                worker.serve(child_in, child_out, str(self.runtime), errors)
+            except BaseException:  # noqa: BLE001
+                status = 1
+            finally:
+                os._exit(status)
+        os.close(child_in)
+        os.close(child_out)
+        self.proc = _Forked(pid, to_child, from_child)
+        os.set_blocking(to_child, False)
+        head, blobs = codec.read_frame(self._reader(time.monotonic() + self.start_timeout))
+        hello = codec.decode(head, blobs)
+        self.import_errors = hello.get("import_errors") or {}
+
+    def _death(self) -> str:
+        return f"exit code {self.proc.poll()}" if self.proc is not None else "not running"
+
+    def _tail(self, n: int = 12) -> str:
+        return ""
+
+
 _SAFE = {n: getattr(__import__("builtins"), n) for n in (
     "ValueError", "TypeError", "IndexError", "KeyError", "RuntimeError", "ZeroDivisionError", "AttributeError",
     "NotImplementedError", "ArithmeticError", "OverflowError", "LookupError", "MemoryError", "RecursionError")}
@@ -314,41 +398,67 @@ def _apply_effects(effects, args, kwargs):
                 with contextlib.suppress(Exception):
                     target.bit_generator.state = eff["state"]
         elif eff.get("kind") == "module" and isinstance(target, torch.nn.Module):
-            before = {e[0]: e for e in eff.get("before", []) if isinstance(e, list) and len(e) == 4}
-            after = {e[0]: e for e in eff.get("modules", []) if isinstance(e, list) and len(e) == 4}
-            for name in sorted(set(before) | set(after), key=lambda n: n.count(".")):
-                b, a = before.get(name), after.get(name)
-                if b == a or not name:
-                    if name == "" and a and b and a[3] > b[3]:
-                        for _ in range(a[3] - b[3]):
-                            target.register_forward_hook(lambda *x: None)
-                    continue
-                try:
-                    sub = target.get_submodule(name)
-                except AttributeError:
-                    continue
-                if a is None or b is None or a[1] != b[1]:
-                    parent_name, _, leaf = name.rpartition(".")
-                    parent = target.get_submodule(parent_name) if parent_name else target
-                    setattr(parent, leaf, _altered_module(a[1] if a else "nothing"))
-                    continue
-                if a[2] != b[2] and hasattr(sub, "inplace"):
-                    sub.inplace = a[2]
-                for _ in range(max(0, int(a[3]) - int(b[3]))):
-                    sub.register_forward_hook(lambda *x: None)
+            _apply_module_changes(target, _layers(eff.get("before")), _layers(eff.get("modules")))
+
+
+def _layers(signature) -> dict:
+    """A module signature (codec.module_signature) from the worker, its malformed entries dropped."""
+    if not isinstance(signature, dict):
+        return {}
+    return {name: {"type": str(e.get("type")), "inplace": e.get("inplace"), "hooks": e["hooks"]}
+            for name, e in signature.items()
+            if isinstance(name, str) and isinstance(e, dict) and isinstance(e.get("hooks"), int)}
+
+
+def _apply_module_changes(target, before: dict, after: dict) -> None:
+    """Make the judge's copy of a module show what the student's call left in theirs: a layer
+    replaced (a stand-in that fails when used), an in-place flag changed, hooks left behind."""
+    for name in sorted(set(before) | set(after), key=lambda n: n.count(".")):
+        b, a = before.get(name), after.get(name)
+        if not name:                                        # the module itself: only hooks
+            if a and b and a["hooks"] > b["hooks"]:
+                for _ in range(a["hooks"] - b["hooks"]):
+                    target.register_forward_hook(lambda *x: None)
+            continue
+        if b == a:
+            continue
+        try:
+            sub = target.get_submodule(name)
+        except AttributeError:
+            continue
+        if a is None or b is None or a["type"] != b["type"]:
+            parent_name, _, leaf = name.rpartition(".")
+            parent = target.get_submodule(parent_name) if parent_name else target
+            setattr(parent, leaf, _altered_module(a["type"] if a else "nothing"))
+            continue
+        if a["inplace"] != b["inplace"] and hasattr(sub, "inplace"):
+            sub.inplace = a["inplace"]
+        for _ in range(max(0, a["hooks"] - b["hooks"])):
+            sub.register_forward_hook(lambda *x: None)
 
 
 class Judge:
-    def __init__(self, assignment_source: Path, worker: Worker):
-        self.src = Path(assignment_source)
-        self.worker = worker
-        self.exercises = exercise_functions(self.src / "helpers")
+    """Runs the instructor's test cells (hidden tests included) in this, trusted, process, on a
+    library ``helpers`` whose ``exercises`` (``{"helpers.<module>": [qualname, ...]}``) are
+    replaced by proxies while it is installed: each call goes to ``worker`` (the sandboxed
+    :class:`Worker`, or a :class:`ForkedWorker`) and comes back as plain data."""
+
+    def __init__(self, helpers, exercises: dict, worker: Worker):
+        self.helpers, self.exercises, self.worker = helpers, exercises, worker
+        self._originals: list = []
+
+    @classmethod
+    def of_release(cls, assignment_source: Path, worker: Worker) -> "Judge":
+        """The judge of an assignment: its released library (the trusted copy, imported from
+        ``source/<a>/`` whatever else is on the path) and the exercises its stubs name."""
+        src = Path(assignment_source)
+        helpers = import_package("helpers", src)
+        if Path(helpers.__file__).resolve().parent != (src / "helpers").resolve():
+            raise RuntimeError(f"judge imported the wrong helpers: {helpers.__file__}")
+        return cls(helpers, exercise_functions(src / "helpers"), worker)
 
     def install(self):
-        """Import the released library (trusted copy) and put proxies in place of the exercises."""
-        helpers = import_package("helpers", self.src)        # the released copy, whatever is on the path
-        if Path(helpers.__file__).resolve().parent != (self.src / "helpers").resolve():
-            raise RuntimeError(f"judge imported the wrong helpers: {helpers.__file__}")
+        """Put proxies in place of the exercises (undone by :meth:`uninstall`)."""
         for mod_name, names in self.exercises.items():
             mod = importlib.import_module(mod_name)
             for qual in names:
@@ -356,9 +466,13 @@ class Judge:
                 owner = mod
                 for part in owner_path:
                     owner = getattr(owner, part)
-                orig = getattr(owner, leaf)
-                setattr(owner, leaf, self._proxy(mod_name, qual, orig, is_method=bool(owner_path)))
-        self.helpers = helpers
+                self._originals.append((owner, leaf, owner.__dict__[leaf]))
+                setattr(owner, leaf, self._proxy(mod_name, qual, getattr(owner, leaf), is_method=bool(owner_path)))
+
+    def uninstall(self):
+        for owner, leaf, original in reversed(self._originals):
+            setattr(owner, leaf, original)
+        self._originals = []
 
     def _proxy(self, module, qualname, orig, is_method):
         worker = self.worker
@@ -371,7 +485,8 @@ class Judge:
         proxy.__course_exercise__ = qualname
         return proxy
 
-    def context(self, notebook: dict) -> dict:
+    @staticmethod
+    def context(notebook: dict) -> dict:
         """The names the test cells may use: every import of the notebook's other code cells."""
         ns = {"__name__": "__graded__"}
         for cell in notebook["cells"]:
@@ -391,7 +506,8 @@ class Judge:
         return ns
 
     def run(self, notebook: dict, cells: list[dict], budget_s: float) -> list[dict]:
-        self.install()
+        if not self._originals:
+            self.install()
         base = self.context(notebook)
         t_end = time.monotonic() + budget_s
         results = []

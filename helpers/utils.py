@@ -127,27 +127,25 @@ def pick(full, fast):
     return fast if fast_mode() else full
 
 
-SHOWN, NOT_SHOWN, FAST_ONLY = "\u2713", "\u2717 this run does not show:", "[fast mode] too few steps to show:"
+SHOWN, NOT_SHOWN, FAST_ONLY = "\u2713", "\u2717 this run does not show:", "[fast mode] this smaller run cannot show:"
 
 
-def claim(holds, text: str, fast_too: bool = True) -> bool:
+def claim(holds, text: str, fast_too: bool = True) -> None:
     """A statement the notebook's text makes about the result just computed, checked on this run.
 
     Prints ``"✓ text"`` when the run shows it, ``"✗ this run does not show: text"`` when it
-    does not. A claim that only the full run can show (``fast_too=False``) prints, in fast
-    mode, that the run is too short to show it: the figure above it is then not converged.
-    The course's tests hold every claim: the committed full runs show none failing, and a fast
-    run (the tests run every notebook in fast mode) must print the same line as the full run.
-    Returns whether it holds.
+    does not. A claim about the full run only (``fast_too=False``: fewer steps, images or
+    photos cannot show it) prints, in fast mode, that this smaller run cannot show it, whatever
+    ``holds`` is: the figure above it is then a smoke test, not a result. The course's tests
+    hold every claim: the committed full runs show none failing, and a fast run (the tests run
+    every notebook in fast mode) must print the same line as the full run for the others.
     """
-    holds = bool(holds)
-    if holds:
-        print(f"{SHOWN} {text}")
-    elif fast_mode() and not fast_too:
+    if fast_mode() and not fast_too:
         print(f"{FAST_ONLY} {text} (run without COURSE_FAST to see it)")
+    elif holds:
+        print(f"{SHOWN} {text}")
     else:
         print(f"{NOT_SHOWN} {text}")
-    return holds
 
 
 def fast_note(text: str = "fewer steps: not converged") -> str:

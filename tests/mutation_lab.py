@@ -2,13 +2,13 @@
 
 The catalogue is ``solutions/mistakes/nbN.toml`` (format and :func:`mutated`:
 ``authoring/mistakes.py``). :func:`run_check` runs a local check the way a notebook does
-(``check(name)``: passed, or one line). :func:`run_graded` runs a graded cell the way the
-grader's judge does (``autograde/judge.py``): the cell's source, hidden tests included,
-executed in a namespace built from the notebook's import statements only (``Judge.context``),
-with every exercise of the library replaced by a proxy that sends the arguments through
-cloudpickle (copies), and sends back only plain data (``autograde/codec.py``) plus what the
-call did to its tensor and generator arguments, as the sandboxed worker does. In-process, so
-that the whole catalogue runs in seconds.
+(``check(name)``: passed, or one line). :func:`run_graded` runs a graded cell with the
+grader's own judge (``autograde/judge.py``): the cell's source, hidden tests included, in a
+namespace built from the notebook's import statements only, with every exercise replaced by a
+proxy to a worker process (a child forked from this one, holding the library with the mistake
+applied: ``ForkedWorker``), which gets pickled copies of the arguments and sends back only
+plain data (``autograde/codec.py``) plus what the call did to its arguments, as the sandboxed
+worker does. The whole catalogue runs in about a minute.
 
 Also a command line: ``python tests/mutation_lab.py [--root DIR] [--notebooks DIR] [-k TEXT]``
 prints one line per mistake (what the local check said, whether the graded cells gave full
@@ -25,7 +25,6 @@ import json
 import sys
 import time
 from pathlib import Path
-from types import SimpleNamespace
 
 from authoring.mistakes import CatalogueRot, load, mutated
 
@@ -46,8 +45,6 @@ def run_check(name: str, helpers_pkg: str = "helpers") -> tuple[bool, str]:
 # ----------------------------------------------------------------------------- graded cells
 @functools.lru_cache(maxsize=None)
 def _notebook(path: str):
-    if str(ROOT) not in sys.path:      # after helpers' folder: tools/ only
-        sys.path.append(str(ROOT))
     from authoring.notebooks import read
     return read(Path(path))
 
@@ -64,84 +61,6 @@ def graded_cells(notebooks_dir: Path) -> dict[str, tuple[Path, dict]]:
     return out
 
 
-@contextlib.contextmanager
-def _as_in_another_process():
-    """cloudpickle rebuilds a class defined in a function (a test's model) as the class itself
-    when it loads in the process that pickled it, closure and all: a list the class's methods
-    append to would then be shared. The worker is another process, where it is a copy."""
-    from cloudpickle import cloudpickle as cp
-    saved = cp._lookup_class_or_track
-    cp._lookup_class_or_track = lambda tracker_id, class_def: class_def
-    try:
-        yield
-    finally:
-        cp._lookup_class_or_track = saved
-
-
-class _WorkerRandom:
-    """The worker's own global random state (torch, NumPy, Python): another process, which
-    starts with the libraries' default seeds and keeps its state from call to call. The
-    judge's state (seeded before each cell) is left as it was."""
-
-    def __init__(self):
-        import random
-
-        import torch
-        self.torch = torch.Generator().get_state()            # torch's default seed
-        self.np = None                                         # NumPy's: seeded from the OS at start
-        self.py = random.Random().getstate()
-
-    @contextlib.contextmanager
-    def inside(self):
-        import random
-        import numpy as np
-        import torch
-        saved = torch.random.get_rng_state(), np.random.get_state(), random.getstate()
-        torch.random.set_rng_state(self.torch)
-        if self.np is not None:
-            np.random.set_state(self.np)
-        random.setstate(self.py)
-        try:
-            yield
-        finally:
-            self.torch, self.np, self.py = torch.random.get_rng_state(), np.random.get_state(), random.getstate()
-            torch.random.set_rng_state(saved[0])
-            np.random.set_state(saved[1])
-            random.setstate(saved[2])
-
-
-def _proxy(fn, qualname, worker_random):
-    import cloudpickle
-    from autograde import codec
-    from autograde.codec import effects, snapshot
-    from autograde.judge import _apply_effects, _raised, _resolve_namedtuple
-
-    def proxy(*args, **kwargs):
-        blob = cloudpickle.dumps((args, kwargs))
-        with _as_in_another_process():
-            a, k = cloudpickle.loads(blob)
-        try:
-            with worker_random.inside():
-                snaps = snapshot(a, k)
-                value = fn(*a, **k)
-                eff = effects(snaps)
-        except Exception as e:  # noqa: BLE001 - the judge sees the type's name and the message
-            t = type(e)
-            name = t.__qualname__ if t.__module__ == "builtins" else f"{t.__module__}.{t.__qualname__}"
-            raise _raised(qualname, name, f"raised {name}: {e}") from None
-        blobs = []
-        try:
-            head = json.dumps(codec.encode(value, blobs), allow_nan=False).encode()
-        except TypeError as e:
-            from autograde.judge import BadReturn
-            raise BadReturn(qualname, f"returned something the grader does not accept: {e}") from None
-        value = codec.decode(head, blobs, _resolve_namedtuple)
-        _apply_effects(eff, args, kwargs)
-        return value
-    functools.update_wrapper(proxy, fn)
-    return proxy
-
-
 @functools.lru_cache(maxsize=None)
 def _exercises() -> tuple:
     """The exercises, as the judge finds them: in the released library (the stubs name them)."""
@@ -149,42 +68,32 @@ def _exercises() -> tuple:
     return tuple((mod, tuple(names)) for mod, names in exercise_functions(ROOT / "helpers").items())
 
 
-@contextlib.contextmanager
-def proxies(helpers_pkg: str = "helpers"):
-    """Every exercise of the library replaced by a judge-like proxy of its current version."""
-    undo = []
-    worker_random = _WorkerRandom()
-    try:
-        for mod_name, names in _exercises():
-            mod = importlib.import_module(f"{helpers_pkg}.{mod_name.split('.', 1)[1]}")
-            for qual in names:
-                *owner_path, leaf = qual.split(".")
-                owner = mod
-                for part in owner_path:
-                    owner = getattr(owner, part)
-                current = owner.__dict__[leaf]
-                undo.append((owner, leaf, current))
-                setattr(owner, leaf, _proxy(current, qual, worker_random))
-        yield
-    finally:
-        for owner, leaf, current in reversed(undo):
-            setattr(owner, leaf, current)
+def run_graded(grade_id: str, notebooks_dir: Path, mistake=None, helpers_pkg: str = "helpers") -> tuple[bool, str]:
+    """A graded cell judged by the grader's judge (:class:`autograde.judge.Judge`): this
+    process's library is its trusted copy, and the student's code (this library with
+    ``mistake`` applied) runs in a child forked before the proxies go in
+    (:class:`autograde.judge.ForkedWorker`): the same pickles, plain-data replies and effects
+    as the sandboxed worker. Returns (full marks, the judge's message)."""
+    from autograde.judge import ForkedWorker, Judge
+    src, cell = graded_cells(notebooks_dir)[grade_id]
+    if src not in _CONTEXTS:
+        _CONTEXTS[src] = Judge.context(_notebook(str(src)))
+    helpers = importlib.import_module(helpers_pkg)
+    stack = contextlib.ExitStack()
+    prepare = (lambda: stack.enter_context(mutated(mistake, helpers_pkg))) if mistake is not None else None
+    worker = ForkedWorker(Path(helpers.__file__).resolve().parents[1], prepare)
+    judge = Judge(helpers, {f"{helpers_pkg}.{m.split('.', 1)[1]}": list(q) for m, q in _exercises()}, worker)
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+        worker.start()                # the child is forked before the proxies go in
+        judge.install()
+        try:
+            return judge.run_cell({"source": cell.source, "grade_id": grade_id}, dict(_CONTEXTS[src]))
+        finally:
+            judge.uninstall()
+            worker.stop()
 
 
 _CONTEXTS: dict = {}
-
-
-def run_graded(grade_id: str, notebooks_dir: Path, helpers_pkg: str = "helpers") -> tuple[bool, str]:
-    """A graded cell judged as the grader does: (full marks, the judge's message)."""
-    from autograde.judge import Judge
-    src, cell = graded_cells(notebooks_dir)[grade_id]
-    if src not in _CONTEXTS:
-        _CONTEXTS[src] = Judge.context(None, _notebook(str(src)))
-    helpers = importlib.import_module(helpers_pkg)
-    with proxies(helpers_pkg), contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
-        ok, msg = Judge.run_cell(SimpleNamespace(helpers=helpers),
-                                 {"source": cell.source, "grade_id": grade_id}, dict(_CONTEXTS[src]))
-    return ok, msg
 
 
 # ----------------------------------------------------------------------------- one mistake
@@ -196,9 +105,9 @@ def judge_mutation(m, notebooks_dir: Path, helpers_pkg: str = "helpers") -> dict
     t0 = time.perf_counter()
     with mutated(m, helpers_pkg):
         ok, line = run_check(m.exercise, helpers_pkg)
-        t1 = time.perf_counter()
-        cells = [g for g in graded_cells(notebooks_dir) if g == f"nb{nb}_{m.exercise}"]
-        graded = {g: run_graded(g, notebooks_dir, helpers_pkg) for g in cells}
+    t1 = time.perf_counter()
+    cells = [g for g in graded_cells(notebooks_dir) if g == f"nb{nb}_{m.exercise}"]
+    graded = {g: run_graded(g, notebooks_dir, m, helpers_pkg) for g in cells}
     kind, _, message = line.partition("] ")
     message = message.partition(": ")[2]
     named = (bool(m.message) and message == m.message) or \

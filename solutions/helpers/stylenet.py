@@ -266,7 +266,7 @@ def load_stylizer(name: str = "starry_night", device=None) -> TransformerNet:
         raise unknown("stylizer", name, STYLIZERS)
     path = stylizer_path(name)
     if not path.exists():
-        raise CourseError(f"no weights at {path}; train them with `python tools/train_style.py {name}`")
+        raise CourseError(f"no weights at {path}; train them with `bash course.sh train style {name}`")
     ck = torch.load(path, map_location="cpu", weights_only=True)
     net = TransformerNet(**ck["config"])
     net.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in ck["state"].items()})

@@ -15,7 +15,7 @@
 # %% [markdown]
 # # 2. Saliency and occlusion: which pixels matter?
 #
-# **Time for a full run: about 3 minutes on a laptop CPU** (under a minute in fast mode, `COURSE_FAST=1`).
+# **Time for a full run: about 3 minutes on a laptop CPU** (under a minute in fast mode, `COURSE_FAST=1`: a smoke test, see the README).
 #
 # A network says "tiger cat". *Why?* Which parts of the image did it use? This notebook builds
 # the classic answers, from the most direct to the most refined:
@@ -66,8 +66,9 @@ for k, x in inputs.items():
 #
 # Zeiler & Fergus: slide a grey square over the image; at each position, record how much the
 # probability of the class drops. Where hiding hurts most, the network was looking.
-# A 224 px image with a 16 px window and stride 8 has 27 x 27 = 729 positions: run them in
-# **batches** of occluded copies (one forward pass per batch), with no autograd.
+# A 224 px image with a 16 px window and stride 8 has 27 x 27 = 729 positions (fast mode uses
+# stride 32: isolated squares, a smoke test): run them in **batches** of occluded copies (one
+# forward pass per batch), with no autograd.
 # `Sa.window_masks(H, W, window, stride)` gives every window as a boolean mask.
 #
 # **Exercise 1: `occlusion_map`.**
@@ -98,7 +99,8 @@ assert torch.allclose(_got, torch.where(_cnt > 0, _tot / _cnt.clamp_min(1), 0.0)
 WINDOW, STRIDE = 16, pick(8, 32)
 occ = Sa.occlusion_map(model, inputs["cat"], targets["cat"], WINDOW, STRIDE, progress=True)
 show_heatmaps(photos_224 := model.to_image(inputs["cat"]), {f"occlusion {WINDOW} px / {STRIDE}": occ},
-              suptitle=f"drop in p({model.classes[targets['cat']]}) when a grey square hides each spot")
+              suptitle=f"drop in p({model.classes[targets['cat']]}) when a grey square hides each spot"
+                       + fast_note("stride 32: isolated squares"))
 
 # %% [markdown]
 # ## 2. Saliency via backpropagation
@@ -219,10 +221,10 @@ show_images([photos_224, gradient_image(plain), gradient_image(guided), gradient
 
 # %% [markdown]
 # **The neurons of notebook 1, seen by guided backprop.** For channels of `blocks.3` whose top
-# patches notebook 1 showed: the image patch where the channel fires most (left of each pair)
-# the guided gradient of that one unit, and the patch dimmed where that gradient is small. The
-# gradient concentrates on the part of the patch the unit responds to (a stripe pattern, a
-# mesh, an edge). Deep in a network of depthwise and strided convolutions the raw gradient is
+# patches notebook 1 showed, three tiles per unit: the image patch where the channel fires
+# most, the guided gradient of that one unit, and the patch dimmed where that gradient is
+# small. Look at where, inside its field, the unit's gradient is large: often a small part of
+# the patch. Deep in a network of depthwise and strided convolutions the raw gradient is
 # noisy; its smoothed magnitude is easier to read.
 
 # %%
@@ -521,12 +523,13 @@ plot_path(alphas, scores, {"right Riemann": np.arange(1, 33) / 32, "Gauss-Legend
 # of the path near the black end (the printed interval), and inside that sliver it jumps back
 # and forth as ReLU6 units switch. A rule only sees the slope at its points; with points
 # farther apart than the sliver is wide, one or two points land in it, and how steep the curve
-# happens to be there decides the sum. That is why the gap jumps from one step count to the
-# next **for every rule**: Gauss-Legendre, whose points crowd near the ends, is lucky at some
-# counts and not at others. The rule changes *which* points land in the rise, not how fast the
-# sum converges. What helps: steps much finer than the rise (hundreds here), or a baseline
-# closer to the photo, whose path is short: compare the blurred baseline's gaps above (where
-# `f(x) - f(baseline)` is itself near 0, a relative gap means little).
+# happens to be there decides the sum. That is why no rule's gap falls steadily to a few
+# percent as the steps double: it jumps up and down (Gauss-Legendre, whose points crowd near
+# the ends, is lucky at some counts and not at others), or it stalls. The rule changes *which*
+# points land in the rise, not how fast the sum converges. What helps: steps much finer than
+# the rise (hundreds here), or a baseline closer to the photo, whose path is short: compare the
+# blurred baseline's gaps above in a full run (where `f(x) - f(baseline)` is itself near 0, a
+# relative gap means little).
 
 # %%
 claim(hi - lo < 0.1, "the score makes 80% of its rise within a tenth of the path")
@@ -573,7 +576,8 @@ assert torch.equal(_w2["net.fc.weight"], _w["net.fc.weight"]) and not torch.equa
 # **The cascade on the cat**, in the paper's layout: one row per method, one column per step
 # of randomization from the top (each map scaled by its own 99th percentile), then the rank
 # correlation (Spearman) of each step's map with the original map. Occlusion here uses 32 px
-# windows every 16 px.
+# windows every 16 px. (Fast mode: two steps only, the classifier and then the whole network,
+# and fewer SmoothGrad copies and IG steps: a smoke test.)
 
 # %%
 # NBVAL_IGNORE_OUTPUT
@@ -603,6 +607,8 @@ claim(min(rho["Integrated Gradients"]) > 0.15,
       fast_too=False)
 claim(bool(np.isnan(cascade.spearman["occlusion"][-1])),
       "occlusion becomes a constant map (an undefined correlation) on the most randomized network", fast_too=False)
+claim(min(rho["SmoothGrad"][:2]) > max(rho["saliency"][:2]),
+      "SmoothGrad stays closer to its original map than saliency through the top two steps", fast_too=False)
 
 # %% [markdown]
 # **What this figure shows on EfficientNet-Lite0** (one photo, one seed; the numbers are in the
@@ -708,7 +714,8 @@ show_curves(curves)
 # predicts at that size), every method's deletion and insertion areas, ranked by insertion
 # minus deletion. SmoothGrad uses 8 copies and IG 8 steps here, and occlusion windows of a
 # quarter of the side every eighth, to fit the time budget. (Fast mode runs 4 photos at 64 px,
-# with curves of 5 points: enough to see the code work, too few to rank anything.)
+# 2 copies and 2 steps, with curves of 5 points: enough to see the code work, too few to rank
+# anything.)
 
 # %%
 # NBVAL_IGNORE_OUTPUT

@@ -15,7 +15,7 @@
 # %% [markdown]
 # # 3. Gradient ascent and adversarial examples: what does the network want to see?
 #
-# **Time for a full run: about 2.5 minutes on a laptop CPU** (under a minute in fast mode, `COURSE_FAST=1`).
+# **Time for a full run: about 2.5 minutes on a laptop CPU** (under a minute in fast mode, `COURSE_FAST=1`: a smoke test, see the README).
 #
 # Notebooks 1 and 2 looked at what a network does with a *given* image. Here we turn it
 # around and **optimize the image**: hold the network fixed, and change the pixels by gradient
@@ -185,14 +185,17 @@ for i, c in enumerate(CLASSES):
 show_images(contrast(torch.stack(images)), titles, ncols=len(settings), size=2.3,
             suptitle="class visualization, regularizers added left to right"
                      + fast_note(f"{STEPS} steps at {SIZE} px: not converged"))
-claim(min(probs) > 0.9, "every image reaches a probability above 0.9 for its class", fast_too=False)
+claim(sum(p > 0.9 for p in probs) >= len(probs) - 2,
+      f"at least {len(probs) - 2} of the {len(probs)} images reach a probability above 0.9 for their class",
+      fast_too=False)
 
 # %% [markdown]
-# Every column reaches a probability near 1 (the line above): the network is satisfied by all
-# of them. Only the regularized ones show parts *we* can pick out (legs radiating from a spider's body, a
-# flamingo's head, a fish's body); at this size and number of steps they stay rough. The
-# regularizers are a **prior** on natural images: they decide which of the many images the
-# network likes we get to see. A better prior gives clearly better pictures:
+# Nearly every image reaches a probability near 1 (the line above): the network is satisfied
+# by all of them. The regularized ones are smoother, and here and there show a part *we* might
+# pick out (look for legs radiating from a spider's body); at this size and number of steps
+# they stay rough. The regularizers are a **prior** on natural images: they decide which of
+# the many images the network likes we get to see. A better prior gives clearly better
+# pictures (in a full run: fast mode's few steps leave grey noise):
 #
 # ### A better recipe
 #
@@ -208,7 +211,8 @@ lucid = [As.fourier_visualization(model, As.class_objective(model, c), steps=pic
                                   size=pick(160, 64), progress=False).image[0] for c in tqdm(CLASSES, leave=False)]
 probs = [model(x[None]).softmax(-1)[0, model.class_index(c)].item() for x, c in zip(lucid, CLASSES)]
 show_images(lucid, [f"{c}  p = {p:.2f}" for c, p in zip(CLASSES, probs)], ncols=4, size=3,
-            suptitle="Fourier parameterization + transformation robustness (Lucid's recipe)")
+            suptitle="Fourier parameterization + transformation robustness (Lucid's recipe)"
+                     + fast_note("10 steps at 64 px: not converged"))
 
 # %% [markdown]
 # ## 3. What do the neurons want?
@@ -227,7 +231,8 @@ for layer, chans in neurons.items():
         r = As.fourier_visualization(model, As.channel_objective(model, layer, ch), steps=pick(64, 8),
                                      size=pick(128, 48), progress=False)
         imgs.append(r.image[0]); titles.append(f"{layer} channel {ch}")
-show_images(imgs, titles, ncols=3, size=2.6, suptitle="channels of an early, a middle and a late block")
+show_images(imgs, titles, ncols=3, size=2.6, suptitle="channels of an early, a middle and a late block"
+            + fast_note("8 steps at 48 px: not converged"))
 
 # %% [markdown]
 # ## 4. Multifaceted visualization
@@ -238,7 +243,8 @@ show_images(imgs, titles, ncols=3, size=2.6, suptitle="channels of an early, a m
 # the **mean image of each cluster** instead of from zero. Each start pulls the result towards
 # one facet. (A **centre bias** lets the object grow from the middle first.)
 #
-# We use 300 horse photos from CIFAR-10 (small, but many per class), scaled up to 128 px, and
+# We use 300 horse photos from CIFAR-10 (40 in fast mode; small, but many per class), scaled up
+# to 128 px, and
 # ascend ImageNet's "sorrel" (a chestnut horse) from each cluster's mean, with small steps so
 # that the start still shapes the result.
 #
@@ -339,8 +345,9 @@ claim(all(fooled_ok) and max(mean_changes) < 3,
       "both photos are fooled with a mean change of less than 3 grey levels per pixel")
 
 # %% [markdown]
-# The fooled image looks unchanged to us: a change of a few grey levels, spread over the
-# whole image, is enough. This is the puzzle of **adversarial examples** (Szegedy et al. 2014).
+# The fooled image looks unchanged to us: a change of about one grey level per pixel on
+# average (a few dozen at most, at single pixels: the printed lines), spread over the whole
+# image, is enough. This is the puzzle of **adversarial examples** (Szegedy et al. 2014).
 #
 # ## 6. Adversarial attacks
 #
@@ -414,6 +421,7 @@ show_images([x[0]] + [a[0] for a in advs.values()] + [torch.ones_like(x[0])]
 # How robust is the network? Top-1 accuracy on 200 ImageNet samples (one every 5 classes) as
 # the budget grows. FGSM's gradient does not depend on `eps`, so it is computed once per
 # image; PGD (3 steps) runs on a subset of 24 because each point costs 3 gradient passes.
+# (Fast mode: 10 images, PGD with 2 steps on 6 of them: a smoke test.)
 
 # %%
 # NBVAL_IGNORE_OUTPUT
@@ -427,9 +435,9 @@ acc_pgd = As.accuracy_under_attack(model, X[:n_pgd], Y[:n_pgd], epsilons[:4], "p
 acc_fgsm_same = As.accuracy_under_attack(model, X[:n_pgd], Y[:n_pgd], epsilons[:4], "fgsm")   # PGD's images
 plt.figure(figsize=(5, 3.2))
 plt.plot([e * 255 for e in epsilons], acc_fgsm, "o-", label=f"FGSM ({len(X)} images)")
-plt.plot([e * 255 for e in epsilons[:4]], acc_pgd, "s-", label=f"PGD, 3 steps ({n_pgd} images)")
+plt.plot([e * 255 for e in epsilons[:4]], acc_pgd, "s-", label=f"PGD, {pick(3, 2)} steps ({n_pgd} images)")
 plt.xlabel("eps (grey levels out of 255)"); plt.ylabel("top-1 accuracy"); plt.ylim(0, 1); plt.legend()
-plt.title(model.name); plt.grid(alpha=0.3); plt.show()
+plt.title(model.name + fast_note("10 images")); plt.grid(alpha=0.3); plt.show()
 print("FGSM:", ", ".join(f"{e * 255:g}/255 -> {a:.2f}" for e, a in zip(epsilons, acc_fgsm)))
 print("PGD: ", ", ".join(f"{e * 255:g}/255 -> {a:.2f}" for e, a in zip(epsilons, acc_pgd)))
 claim(acc_fgsm[3] < 0.5 < acc_fgsm[0], "one grey level (1/255) of FGSM breaks the network on most images it got right",
@@ -457,8 +465,8 @@ print("FGSM agrees with Captum's on over 99% of the pixels (the rest: gradients 
 # %% [markdown]
 # ## Questions
 #
-# **Q1.** All five columns of the ablation reach probability ~1, yet only some look like the
-# class. What does that tell you about what "the network's idea of a goldfish" means, and
+# **Q1.** Nearly every image of the ablation reaches probability ~1, yet only some look like
+# the class. What does that tell you about what "the network's idea of a goldfish" means, and
 # about the role of the regularizers?
 
 # %% [markdown] nbgrader={"grade": true, "grade_id": "nb3_q1", "locked": false, "points": 2, "schema_version": 3, "solution": true}
@@ -470,7 +478,7 @@ print("FGSM agrees with Captum's on over 99% of the pixels (the rest: gradients 
 # the picture depends as much on the prior as on the network.
 
 # %% [markdown]
-# **Q2.** Fooling images and adversarial examples need only a few grey levels of change. Why
+# **Q2.** Fooling images and adversarial examples need only about a grey level of change per pixel. Why
 # is a linear explanation (Goodfellow et al.) plausible for this, given the image has 150 000
 # dimensions?
 

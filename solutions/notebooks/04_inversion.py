@@ -15,7 +15,7 @@
 # %% [markdown]
 # # 4. Feature inversion and DeepDream: what does a layer keep?
 #
-# **Time for a full run: under a minute on a laptop CPU** (30 s in fast mode, `COURSE_FAST=1`).
+# **Time for a full run: under a minute on a laptop CPU** (about 10 s in fast mode, `COURSE_FAST=1`: a smoke test, see the README).
 #
 # Notebook 3 asked what image a class or a neuron *wants*. Here we ask what a layer *keeps*
 # of a given image, and what happens when we amplify what it sees:
@@ -149,6 +149,9 @@ for k, r in recs.items():
 ssim = [recs[k].ssim for k in layers]
 claim(ssim[0] > 0.7 and ssim[-1] < 0.2 and ssim == sorted(ssim, reverse=True),
       "the reconstruction's SSIM falls from near the photo at the first layer to little at the last, layer by layer",
+      fast_too=False)
+claim(max(r.feature_loss for r in recs.values()) < 0.15,
+      "at every layer the reconstruction's features are within 15% of the photo's (relative squared error)",
       fast_too=False)
 
 # %% [markdown]
@@ -288,12 +291,12 @@ claim(all(o[-1] > o[0] for o in d.objectives), "the objective grows within every
 # ## Questions
 #
 # **Q1.** Reconstructions from deeper layers have lower PSNR and SSIM, yet the feature loss
-# is small at every layer. What does that say about what deep features are *invariant* to,
+# is low at every layer (a few percent of the target's energy, in the table above). What does that say about what deep features are *invariant* to,
 # and why is that useful for classification?
 
 # %% [markdown] nbgrader={"grade": true, "grade_id": "nb4_q1", "locked": false, "points": 2, "schema_version": 3, "solution": true}
-# **Model answer.** Many images give the same deep features: the optimizer found one whose features match
-# almost exactly, yet it differs from the photo in exact colours, textures and positions.
+# **Model answer.** Many images give nearly the same deep features: the optimizer found one whose features
+# match to within a few percent, yet it differs from the photo in exact colours, textures and positions.
 # Deep layers have become invariant to those factors (through pooling, striding and
 # non-linearities that discard them), keeping what identifies the object and roughly where.
 # Invariance to nuisance changes (small shifts, lighting, texture details) is what a

@@ -15,7 +15,7 @@
 # %% [markdown]
 # # 5. Texture and style
 #
-# **Time for a full run: about 2.5 minutes on a laptop CPU** (40 s in fast mode, `COURSE_FAST=1`).
+# **Time for a full run: about 2.5 minutes on a laptop CPU** (about 15 s in fast mode, `COURSE_FAST=1`: a smoke test, see the README).
 #
 # What is *style*? This notebook builds the answers of the lecture, from the oldest to the
 # fastest:
@@ -192,10 +192,10 @@ for tname, tex in textures.items():
 compare(rows, size=2.3, suptitle=fast_note("4 steps: still noise") or None)
 
 # %% [markdown]
-# With `bn1` alone the brick texture is grey grain; with blocks 0-1 short edges appear; with
-# block 2 the mortar lines start to connect; with block 3 whole bricks appear (roughly: a
-# 128 px image is small for block 3's receptive field). The starry sky goes from coloured
-# noise to brush strokes and swirls.
+# With `bn1` alone the brick texture is grain; each deeper block adds larger structures:
+# edges, then brick-like shapes and mortar lines (roughly: a 128 px image is small for the
+# deeper blocks' receptive fields, and the last two columns look much alike). The starry sky
+# goes from coloured noise to brush strokes and swirls. (Fast mode: noise everywhere.)
 #
 # ## 4. Gatys style transfer
 #
@@ -259,7 +259,8 @@ show_images(strip, [f"{1 - a:.2f} starry / {a:.2f} scream" for a in alphas], nco
 
 # %% [markdown]
 # **Adam or L-BFGS?** Gatys et al. used L-BFGS: each of its steps runs up to 20 evaluations
-# with a line search. On the same budget of network evaluations the two reach similar losses
+# with a line search. On the same budget of network evaluations (in a full run: fast mode gives
+# L-BFGS fewer) the two reach similar losses
 # here; L-BFGS needs no learning rate to tune, Adam gives a smooth progress bar.
 
 # %%
@@ -315,8 +316,9 @@ assert torch.allclose(St.instance_norm(_x, eps=2.0), torch.nn.functional.instanc
 ### END HIDDEN TESTS
 
 # %% [markdown]
-# **Train a small one.** A few minutes of training on a CPU cannot match the shipped networks
-# (trained on a GPU), but it shows the idea, and the difference between batch norm and
+# **Train a small one.** A short training run on a CPU (100 steps each; the times are printed)
+# cannot match the shipped networks (trained on a GPU), but it shows the idea, and the
+# difference between batch norm and
 # instance norm: the same network, the same steps, the same photos (the ImageNet samples, 128
 # px crops), only the normalization differs.
 
@@ -334,12 +336,12 @@ for norm in ["batch", "instance"]:
     print(f"{norm} norm: {pick(100, 2)} steps in {time.perf_counter() - t:.0f} s, loss {losses[0]:.2f} -> {losses[-1]:.2f}")
 test_photos = {"Tuebingen": photo, "cat": sample_image("chelsea"), "astronaut": sample_image("astronaut")}
 compare({f"{k} norm": {p: Sn.stylize(n, img, size=256) for p, img in test_photos.items()} for k, n in demo.items()},
-        size=2.6)
+        size=2.6, suptitle=fast_note("2 steps: untrained") or None)
 
 # %% [markdown]
 # **The shipped networks.** `Sn.load_stylizer(name)` loads a network trained by
-# `tools/train_style.py` (one per painting: 2500 steps of 12 photos at 256 px, about 4.5
-# minutes each on a GPU). Each has about 160 000 weights, stored in 330 kB.
+# `tools/train_style.py`, one per painting, on a GPU; the lines below say how (from the
+# weights file), how large it is, and how fast it stylizes a photo here.
 
 # %%
 # NBVAL_IGNORE_OUTPUT
@@ -347,7 +349,10 @@ nets = {name: Sn.load_stylizer(name) for name in St.STYLES}
 big = St.to_pixels(photo, 512)
 _, sec = timed(Sn.stylize, nets["starry_night"], big, repeat=3)
 print(f"one {tuple(big.shape[-2:])} photo in {sec:.2f} s on {torch.get_num_threads()} CPU threads")
-print(f"trained in {nets['starry_night'].meta['seconds']:.0f} s on {nets['starry_night'].meta['device']}")
+meta, path = nets["starry_night"].meta, Sn.stylizer_path("starry_night")
+print(f"trained: {meta['steps']} steps of {meta['batch_size']} photos at {meta['size']} px, {meta['seconds']:.0f} s "
+      f"on {meta['device']}; {sum(p.numel() for p in nets['starry_night'].parameters()):,} weights in "
+      f"{path.stat().st_size / 1000:.0f} kB")
 
 # %%
 rows = {}
