@@ -16,14 +16,12 @@ Command line::
 """
 from __future__ import annotations
 
-import hashlib
 import io
 import os
 import shutil
 import sys
 import tarfile
 import tempfile
-import urllib.request
 import zipfile
 from pathlib import Path
 
@@ -223,34 +221,27 @@ def load_cifar10(split: str = "test", per_class: int | None = None, progress: bo
 
 # ----------------------------------------------------------------------------- download
 def _fetch(url: str, dest: Path, size: int | None = None, md5: str | None = None) -> Path:
-    """Download ``url`` to ``dest`` through a temporary file, with a progress bar.
+    """Download ``url`` to ``dest`` with pooch (scikit-image's and SciPy's data fetcher): a
+    progress bar, two retries, the checksum checked, and the file at ``dest`` only when it is
+    complete and verified (an interrupted download leaves nothing half-written behind)."""
+    import logging
 
-    The file appears at ``dest`` only when complete and verified, so an interrupted
-    download leaves nothing half-written behind.
-    """
-    from tqdm.auto import tqdm
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = dest.with_name(dest.name + ".part")
-    digest = hashlib.md5()
+    import pooch
+    pooch.get_logger().setLevel(logging.WARNING)
+    dest = Path(dest)
+    fetcher = pooch.create(path=dest.parent, base_url="", registry={dest.name: f"md5:{md5}" if md5 else None},
+                           urls={dest.name: url}, retry_if_failed=2)
     try:
-        with urllib.request.urlopen(url, timeout=60) as r, open(tmp, "wb") as out:
-            total = int(r.headers.get("Content-Length") or 0) or size
-            with tqdm(total=total, unit="B", unit_scale=True, desc=dest.name) as bar:
-                while chunk := r.read(1 << 20):
-                    out.write(chunk)
-                    digest.update(chunk)
-                    bar.update(len(chunk))
-        got = tmp.stat().st_size
-        if size is not None and got != size:
-            raise CourseError(f"{url}: expected {size} bytes, got {got}")
-        if md5 is not None and digest.hexdigest() != md5:
-            raise CourseError(f"{url}: checksum mismatch (md5 {digest.hexdigest()}, expected {md5})")
-        os.replace(tmp, dest)
-        return dest
-    except OSError as e:
-        raise CourseError(f"could not download {url} ({getattr(e, 'reason', None) or e})") from None
-    finally:
-        tmp.unlink(missing_ok=True)
+        path = Path(fetcher.fetch(dest.name, downloader=pooch.HTTPDownloader(progressbar=True, timeout=60)))
+    except ValueError as e:               # pooch: the downloaded file's hash is not the known one
+        raise CourseError(f"{url}: checksum mismatch ({e})") from None
+    except Exception as e:  # noqa: BLE001 - requests' errors: no network, refused, 404, ...
+        raise CourseError(f"could not download {url} ({e})") from None
+    if size is not None and path.stat().st_size != size:
+        got = path.stat().st_size
+        path.unlink()
+        raise CourseError(f"{url}: expected {size} bytes, got {got}")
+    return path
 
 
 def _save_jpeg(arr_or_im, path: Path, quality: int = 95):

@@ -273,9 +273,8 @@ def conv_geometry(model, layer: str, image_size: int | None = None) -> list[tupl
         steps.append((k, s, p, d))
 
     windows = {m: record for m in model.net.modules() if isinstance(m, (nn.Conv2d, nn.MaxPool2d, nn.AvgPool2d))}
-    # trace(stop=True) ends the forward pass right after the layer
-    with torch.no_grad(), model.hooks(windows), model.trace(layer, stop=True):
-        model(torch.zeros(1, 3, size, size, device=model.device))
+    with torch.no_grad(), model.hooks(windows):          # activations() stops right after the layer
+        model.activations(torch.zeros(1, 3, size, size, device=model.device), layer)
     return steps
 
 

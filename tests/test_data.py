@@ -130,16 +130,17 @@ def test_interrupted_download_leaves_no_data_set(server, tmp_path, monkeypatch):
 def test_offline_download_says_what_to_do_and_exits_1(tmp_path, monkeypatch, capsys):
     """``bash course.sh data`` with no network: one message per data set (what failed, the
     layout to copy the data in, COURSE_DATA), exit status 1, no traceback, nothing written."""
-    import urllib.error
-
-    def offline(*a, **k):
-        raise urllib.error.URLError("[Errno -3] Temporary failure in name resolution")
-    monkeypatch.setattr(D.urllib.request, "urlopen", offline)
+    import socket
+    with socket.socket() as s:           # a port nobody listens on: the connection is refused
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    monkeypatch.setitem(D.SOURCES, "cifar10", dict(D.SOURCES["cifar10"], url=f"http://127.0.0.1:{port}/c.tar.gz"))
+    monkeypatch.setitem(D.SOURCES, "styles", dict(D.SOURCES["styles"], base=f"http://127.0.0.1:{port}/"))
     monkeypatch.setenv("COURSE_DATA", str(tmp_path / "nowhere"))
     monkeypatch.setattr(D, "project_root", lambda: tmp_path / "course")
     assert D.main(["download", "cifar10", "styles"]) == 1
     err = capsys.readouterr().err
-    assert err.count("error: ") == 2 and "Temporary failure in name resolution" in err
+    assert err.count("error: ") == 2 and "could not download" in err and "Connection refused" in err
     assert f"into {tmp_path / 'course' / 'data'} as cifar10/train/<class>/NNNN.jpg" in err and "COURSE_DATA" in err
     assert ".cifar10-" not in err, "the message must not point at the temporary staging folder"
     assert not (tmp_path / "course" / "data").exists()

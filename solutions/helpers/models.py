@@ -129,7 +129,7 @@ class Trace:
 
 
 class _Stop(Exception):
-    pass
+    """Ends a forward pass early, inside :meth:`WrappedModel.activations` only."""
 
 
 class Normalize(nn.Module):
@@ -305,17 +305,15 @@ class WrappedModel(nn.Module):
                 h.remove()
 
     @contextlib.contextmanager
-    def trace(self, layers: Iterable[str] | str, keep_graph: bool = False, stop: bool = False,
-              gradients: bool = True):
+    def trace(self, layers: Iterable[str] | str, keep_graph: bool = False, gradients: bool = True):
         """Record the output (and, on backward, the gradient) of named layers.
 
         ``with model.trace(["blocks.3"]) as t: ...`` fills ``t.activations[name]`` during the
         forward pass and ``t.gradients[name]`` during backward (when the output requires
         grad). ``keep_graph=True`` keeps activations attached for building objectives.
-        ``stop=True`` ends the forward pass as soon as every layer was recorded (use it
-        for feature extraction; ``model(x)`` then returns ``None``). ``gradients=False``
-        records no gradients (an objective evaluated thousands of times keeps nothing
-        alive). Hooks are always removed, even if the code inside raises.
+        ``gradients=False`` records no gradients (an objective evaluated thousands of times
+        keeps nothing alive). Hooks are always removed, even if the code inside raises.
+        (:meth:`activations` also stops the forward pass at the last layer it needs.)
         """
         names = [layers] if isinstance(layers, str) else list(layers)
         for n in names:
@@ -338,8 +336,6 @@ class WrappedModel(nn.Module):
                         if r is not None:
                             r.gradients[name] = g.detach().clone()
                     out.register_hook(save_grad)
-                if stop and len(rec.activations) == len(names):
-                    raise _Stop
             return hook
 
         with self.hooks({n: make_hook(n) for n in names}):
@@ -403,18 +399,17 @@ class WrappedModel(nn.Module):
         """Outputs of the named layers for batch ``x`` (runs only as far as needed); see
         :meth:`trace` for ``keep_graph`` and ``gradients``."""
         names = [layers] if isinstance(layers, str) else list(layers)
-        with self.trace(names, keep_graph=keep_graph, stop=True, gradients=gradients) as t:
+
+        def stop_when_all_recorded(*_):     # runs after the trace's hooks: no layer above is computed
+            if len(t.activations) == len(names):
+                raise _Stop
+        with self.trace(names, keep_graph=keep_graph, gradients=gradients) as t, \
+                self.hooks({n: stop_when_all_recorded for n in names}):
             try:
                 self(x)
             except _Stop:
                 pass
         return {n: t.activations[n] for n in names}
-
-    def __call__(self, *args, **kwargs):
-        try:
-            return super().__call__(*args, **kwargs)
-        except _Stop:
-            return None
 
 
 # ----------------------------------------------------------------------------- the zoo

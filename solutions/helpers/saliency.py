@@ -15,6 +15,7 @@ Every map is computed for **one image** ``x`` of shape ``(1, 3, H, W)`` in pixel
 from __future__ import annotations
 
 import contextlib
+from typing import NamedTuple
 
 import numpy as np
 import torch
@@ -24,10 +25,6 @@ import torch.nn.functional as F
 from .utils import CourseError, check_images, check_positive_int, not_done, note_once
 
 NOTEBOOK = 2   # the notebook whose exercises this module holds
-
-
-def _check_one(model, x):
-    return check_images(x, one=True).to(model.device)
 
 
 # ============================================================================ 1. occlusion
@@ -61,7 +58,7 @@ def occlusion_map(model, x: torch.Tensor, target, window: int = 16, stride: int 
     windows that cover it (0 where none does). Runs ``batch_size`` occluded copies per
     forward pass, with no autograd. Returns ``(H, W)``: large where hiding hurts the class.
     """
-    x = _check_one(model, x)
+    x = check_images(x, one=True, device=model.device)
     target = model.class_index(target)
     check_positive_int(batch_size, "batch_size")
     masks = window_masks(x.shape[2], x.shape[3], window, stride).to(x.device)
@@ -96,7 +93,7 @@ def occlusion_map_local(model, x: torch.Tensor, target, window: int = 16, stride
     stand-in is the plain model.
     """
     from .features import layer_receptive_field
-    x = _check_one(model, x)
+    x = check_images(x, one=True, device=model.device)
     try:
         rf = layer_receptive_field(model, split, x.shape[-2])
         stand_in = LocalForward(model, x, split, rf)
@@ -109,6 +106,14 @@ def occlusion_map_local(model, x: torch.Tensor, target, window: int = 16, stride
                   "the plain way (occlusion_map, slower)")
         stand_in = model
     return occlusion_map(stand_in, x, target, window, stride, baseline, batch_size, progress)
+
+
+class _Span(NamedTuple):
+    """On one axis: the first and last changed units, and the crop's start and side (pixels)."""
+    first: int
+    last: int
+    start: int
+    side: int
 
 
 class LocalForward:
@@ -129,16 +134,15 @@ class LocalForward:
     def __getattr__(self, name):
         return getattr(self.model, name)
 
-    def _span(self, lo_px: int, hi_px: int, n_units: int, size: int) -> tuple[int, int, int, int] | None:
-        """Units ``lo..hi`` whose field meets pixels ``lo_px..hi_px``, the crop's start and side."""
+    def _span(self, lo_px: int, hi_px: int, n_units: int, size: int) -> "_Span | None":
+        """The units whose field meets pixels ``lo_px..hi_px`` on one axis, and the crop to run."""
         S, R, O = self.rf.stride, self.rf.size, self.rf.offset
         side = -(-((hi_px - lo_px + 1) + 2 * R + 2 * S) // S) * S     # a multiple of the stride
         if side > size:
             return None
         lo = max(0, -(-(lo_px - O - R + 1) // S))
         hi = min(n_units - 1, (hi_px - O) // S)
-        start = min(max(0, ((O + lo * S) // S) * S), size - side)
-        return lo, hi, start, side
+        return _Span(lo, hi, min(max(0, ((O + lo * S) // S) * S), size - side), side)
 
     @torch.no_grad()
     def __call__(self, batch: torch.Tensor) -> torch.Tensor:
@@ -150,36 +154,34 @@ class LocalForward:
         S = self.rf.stride
         changed = (batch != self.x).any(1)                          # (n, H, W)
         logits = self.clean_logits.repeat(len(batch), 1)
-        todo, plans = [], {}
+        plain, plans = [], {}
         for n in range(len(batch)):
             ys, xs = torch.nonzero(changed[n].any(1)).flatten(), torch.nonzero(changed[n].any(0)).flatten()
             if len(ys) == 0:
                 continue                                            # the image itself
-            sy = self._span(int(ys[0]), int(ys[-1]), h, H)
-            sx = self._span(int(xs[0]), int(xs[-1]), w, W)
-            if sy is None or sx is None:
-                todo.append(n)                                      # too large a change: the plain way
+            rows, cols = self._span(int(ys[0]), int(ys[-1]), h, H), self._span(int(xs[0]), int(xs[-1]), w, W)
+            if rows is None or cols is None:
+                plain.append(n)                                     # too large a change: the plain way
             else:
-                plans.setdefault((sy[3], sx[3]), []).append((n, sy, sx))
+                plans.setdefault((rows.side, cols.side), []).append((n, rows, cols))
         acts = self.clean.repeat(len(batch), 1, 1, 1)
         for (side_y, side_x), group in plans.items():               # one forward pass per crop size
-            crops = torch.stack([batch[n, :, sy[2]:sy[2] + side_y, sx[2]:sx[2] + side_x] for n, sy, sx in group])
+            crops = torch.stack([batch[n, :, r.start:r.start + side_y, c.start:c.start + side_x] for n, r, c in group])
             local = self.model.activations(crops, self.split)[self.split]
-            for k, (n, sy, sx) in enumerate(group):
-                r0, c0 = sy[2] // S, sx[2] // S
-                acts[n, :, sy[0]:sy[1] + 1, sx[0]:sx[1] + 1] = \
-                    local[k, :, sy[0] - r0:sy[1] - r0 + 1, sx[0] - c0:sx[1] - c0 + 1]
-        local_rows = [n for group in plans.values() for n, _, _ in group]
-        if local_rows:
-            logits[local_rows] = self.model.run_from(self.split, acts[local_rows])
+            for k, (n, r, c) in enumerate(group):
+                r0, c0 = r.start // S, c.start // S
+                acts[n, :, r.first:r.last + 1, c.first:c.last + 1] = \
+                    local[k, :, r.first - r0:r.last - r0 + 1, c.first - c0:c.last - c0 + 1]
+        served = [n for group in plans.values() for n, _, _ in group]
+        if served:
+            logits[served] = self.model.run_from(self.split, acts[served])
             if not self.checked:                                    # does locality hold here?
                 self.checked = True
-                if not torch.allclose(logits[local_rows].softmax(-1), self.model(batch[local_rows]).softmax(-1),
-                                      atol=1e-5):
+                if not torch.allclose(logits[served].softmax(-1), self.model(batch[served]).softmax(-1), atol=1e-5):
                     self.plain = True
                     return self.model(batch)
-        if todo:
-            logits[todo] = self.model(batch[todo])
+        if plain:
+            logits[plain] = self.model(batch[plain])
         return logits
 
 
@@ -190,7 +192,7 @@ def saliency_map(model, x: torch.Tensor, target) -> torch.Tensor:
     ``score`` is the **unnormalized** class score (the logit, not the probability).
     Returns ``(H, W)``, non-negative.
     """
-    x = _check_one(model, x)
+    x = check_images(x, one=True, device=model.device)
     target = model.class_index(target)
     ### BEGIN SOLUTION
     x = x.clone().requires_grad_(True)
@@ -260,12 +262,7 @@ def guided_relu_backward(x: torch.Tensor, grad_output: torch.Tensor, upper: floa
     gradient is positive; zero elsewhere. Same shape as ``x``.
     """
     ### BEGIN SOLUTION
-    # = grad_output.clamp(min=0) * ((x > 0) & (x < upper)), in two passes instead of four:
-    # torch's own fused ReLU / ReLU6 backward kernels applied to the positive gradient
-    positive = grad_output.clamp(min=0)
-    if upper == float("inf"):
-        return torch.ops.aten.threshold_backward(positive, x, 0)
-    return torch.ops.aten.hardtanh_backward(positive, x, 0, upper)
+    return grad_output.clamp(min=0) * ((x > 0) & (x < upper))
     ### END SOLUTION
 
 
@@ -330,7 +327,7 @@ def guided_backprop(model, x: torch.Tensor, layer: str | None = None, channel: i
     ReLU/ReLU6 passing back only positive gradients where it was active
     (:func:`guided_relu_backward`). Returns ``(3, H, W)``.
     """
-    x = _check_one(model, x)
+    x = check_images(x, one=True, device=model.device)
     if layer is None:
         if target is None:
             raise CourseError("give a target class, or a layer and a channel")
@@ -368,7 +365,7 @@ def plain_gradient(model, x, layer, channel, unit=None) -> torch.Tensor:
     :func:`guided`): a class score's gradient is what your exercises compute."""
     if any(isinstance(m, GuidedReLU) for m in model.modules()):
         raise CourseError("plain_gradient is the ordinary gradient: call it outside `with guided(model):`")
-    x = _check_one(model, x).clone().requires_grad_(True)
+    x = check_images(x, one=True, device=model.device).clone().requires_grad_(True)
     act = model.activations(x, layer, keep_graph=True)[layer]      # the forward pass stops at the layer
     if act.ndim != 4:
         raise CourseError(f"plain_gradient is for the channel maps of a convolutional layer; {layer!r} gives "
@@ -396,7 +393,7 @@ def class_activation_map(features: torch.Tensor, fc_weight: torch.Tensor, target
 
 def cam(model, x: torch.Tensor, target) -> torch.Tensor:
     """CAM of ``target`` for one image, at the model's last conv layer: ``(h, w)``."""
-    x = _check_one(model, x)
+    x = check_images(x, one=True, device=model.device)
     target = model.class_index(target)
     fc = model.layer(model.classifier)
     if not isinstance(fc, nn.Linear):
@@ -415,7 +412,7 @@ def grad_cam(model, x: torch.Tensor, target, layer: str | None = None) -> torch.
     ``ReLU(sum_c alpha_c * A_c)``, shape ``(h, w)`` (not upsampled, not rescaled).
     ``model.cut_at(layer)`` gives the layer's output as a leaf, so the gradient stops there.
     """
-    x = _check_one(model, x)
+    x = check_images(x, one=True, device=model.device)
     target = model.class_index(target)
     layer = layer or model.last_conv
     model.layer(layer)

@@ -50,10 +50,6 @@ NOTEBOOK = 2         # the notebook whose exercises this module holds
 
 
 # ============================================================================ input checks
-def _one(model, x) -> torch.Tensor:
-    return check_images(x, "x", one=True).to(model.device)
-
-
 def _check_sigma(sigma) -> float:
     if isinstance(sigma, bool) or not isinstance(sigma, (int, float, np.floating, np.integer)) \
             or not math.isfinite(sigma) or sigma < 0:
@@ -129,7 +125,7 @@ def smoothgrad(model, x: torch.Tensor, target, n: int = 25, sigma: float = SIGMA
     copies must not be clamped. Runs ``batch_size`` copies per forward/backward pass. ``generator``: a seeded ``torch.Generator``, so that a run repeats;
     None: a new one seeded with 0. Returns the mean map ``(H, W)``, non-negative.
     """
-    x = _one(model, x)
+    x = check_images(x, one=True, device=model.device)
     target = model.class_index(target)
     n = check_positive_int(n, "n")
     sigma = _check_sigma(sigma)
@@ -166,7 +162,7 @@ def integrated_gradients(model, x: torch.Tensor, target, baseline=None, steps: i
     ``(1, 3, H, W)`` such as :func:`blurred` ``(x)``. Runs ``batch_size`` points of the path
     per forward/backward pass. Returns ``(3, H, W)``, signed, with no graph attached.
     """
-    x = _one(model, x)
+    x = check_images(x, one=True, device=model.device)
     target = model.class_index(target)
     baseline = _baseline_image(baseline, x)
     steps = check_positive_int(steps, "steps")
@@ -186,7 +182,7 @@ def integrated_gradients(model, x: torch.Tensor, target, baseline=None, steps: i
 def completeness(model, x: torch.Tensor, target, attributions: torch.Tensor, baseline=None) -> dict:
     """Integrated Gradients' completeness: ``{"sum": sum of attributions, "difference": f(x) -
     f(baseline), "gap": |sum - difference|, "relative_gap": gap / |difference|}`` (logits)."""
-    x = _one(model, x)
+    x = check_images(x, one=True, device=model.device)
     target = model.class_index(target)
     b = _baseline_image(baseline, x)
     a = torch.as_tensor(attributions).detach().float()
@@ -205,7 +201,7 @@ def path_scores(model, x: torch.Tensor, target, baseline=None, points: int = 257
     scores)``, both ``(points,)``, with ``alphas`` evenly spaced from 0 (the baseline) to 1
     (the image). Forward passes only, in batches: the integral of IG's integrand is the
     score's rise along this path, so this curve shows where a quadrature rule must look."""
-    x = _one(model, x)
+    x = check_images(x, one=True, device=model.device)
     target = model.class_index(target)
     b = _baseline_image(baseline, x)
     points = check_positive_int(points, "points", minimum=2)
@@ -327,7 +323,7 @@ def deletion_curve(model, x: torch.Tensor, target, saliency: torch.Tensor, fract
     1,)``: entry 0 is ``p(x)``, the last is ``p(baseline)``. Runs ``batch_size`` images per
     forward pass, with no autograd. A faithful map makes the curve fall fast (small area).
     """
-    x = _one(model, x)
+    x = check_images(x, one=True, device=model.device)
     target = model.class_index(target)
     s = _check_map(saliency, x.shape[-2:])
     base = _baseline_image(baseline, x)
@@ -355,7 +351,7 @@ def insertion_curve(model, x: torch.Tensor, target, saliency: torch.Tensor, frac
     (Insertion is deletion seen from the other side: which image starts, which one fills.)
     A faithful map makes the curve rise fast (large area).
     """
-    x = _one(model, x)
+    x = check_images(x, one=True, device=model.device)
     target = model.class_index(target)
     _check_map(saliency, x.shape[-2:])
     _steps_of(fraction)
@@ -515,7 +511,7 @@ def cascading_randomization(model, x: torch.Tensor, target, methods: dict[str, M
     does not explain the network. ``model`` itself is never changed.
     """
     from tqdm.auto import tqdm
-    x = _one(model, x)
+    x = check_images(x, one=True, device=model.device)
     target = model.class_index(target)
     methods = _methods(methods if methods is not None else standard_methods())
     layers = list(layers) if layers is not None else cascade_steps(model)
@@ -543,7 +539,7 @@ def curves_on_photo(model, x: torch.Tensor, target, maps: dict, fraction: float 
                     baseline=0.0, blur_sigma: float = BLUR_SIGMA, batch_size: int = 16) -> dict:
     """Deletion and insertion curves of several maps on one image: ``{name: (deletion curve,
     insertion curve)}``; ``maps``: ``{name: map}`` (any shape :func:`pixel_map` takes)."""
-    x = _one(model, x)
+    x = check_images(x, one=True, device=model.device)
     if not isinstance(maps, dict) or not maps:
         raise CourseError("maps is a dict {name: map}")
     size = x.shape[-2:]
@@ -603,22 +599,18 @@ def faithfulness_table(model, images: torch.Tensor, targets=None, methods: dict[
         raise CourseError(f"got {len(targets)} targets for {len(images)} images")
     methods = dict(_methods(methods if methods is not None else standard_methods()))
     H, W = images.shape[-2:]
-    if baselines:
-        methods["random order"] = None
-        methods["centre first"] = None
+    # the two maps that know nothing of the network, by the image's number
+    blind = {"random order": lambda i: random_map(H, W, seed + i), "centre first": lambda i: centre_map(H, W)}
+    names = list(methods) + (list(blind) if baselines else [])
     result = Faithfulness(notes=dict(notes or {}))
-    dele = {name: [] for name in methods}
-    ins = {name: [] for name in methods}
-    bar = tqdm(total=len(images) * len(methods), desc="deletion / insertion", disable=not progress, leave=False)
+    dele = {name: [] for name in names}
+    ins = {name: [] for name in names}
+    bar = tqdm(total=len(images) * len(names), desc="deletion / insertion", disable=not progress, leave=False)
     for i, (x, t) in enumerate(zip(images, targets)):
         x = x[None]
-        for name, fn in methods.items():
-            if name == "random order" and fn is None:
-                m = random_map(H, W, seed + i)
-            elif name == "centre first" and fn is None:
-                m = centre_map(H, W)
-            else:
-                m = pixel_map(fn(model, x, t), (H, W))
+        maps = {name: pixel_map(fn(model, x, t), (H, W)) for name, fn in methods.items()}
+        maps.update({name: make(i) for name, make in blind.items() if baselines})
+        for name, m in maps.items():
             dele[name].append(curve_area(deletion_curve(model, x, t, m, fraction, baseline, batch_size)))
             ins[name].append(curve_area(insertion_curve(model, x, t, m, fraction, blur_sigma, batch_size)))
             bar.update()

@@ -224,10 +224,10 @@ def unknown(kind: str, name, options: Sequence[str], show_all: bool = False) -> 
     return CourseError(f"unknown {kind} {name!r}; " + "; ".join(parts))
 
 
-def check_images(x, name: str = "x", one: bool = False) -> torch.Tensor:
-    """``x`` detached, or a clear error unless it is a pixel-space batch ``(N, 3, H, W)`` in
-    ``[0, 1]`` (``one=True``: exactly one image, ``(1, 3, H, W)``). The one validation of image
-    batches: every technique of the course calls it."""
+def check_images(x, name: str = "x", one: bool = False, device=None) -> torch.Tensor:
+    """``x`` detached (and on ``device``, e.g. ``model.device``), or a clear error unless it is
+    a pixel-space batch ``(N, 3, H, W)`` in ``[0, 1]`` (``one=True``: exactly one image,
+    ``(1, 3, H, W)``). The one validation of image batches: every technique of the course calls it."""
     want = "one image (1, 3, H, W)" if one else "RGB images (N, 3, H, W)"
     if not isinstance(x, torch.Tensor):
         raise CourseError(f"{name} must be {want} as a pixel-space tensor, got {type(x).__name__}; "
@@ -244,7 +244,7 @@ def check_images(x, name: str = "x", one: bool = False) -> torch.Tensor:
     if x.numel() and (x.min() < -1e-6 or x.max() > 1 + 1e-6):
         raise CourseError(f"{name} must be a pixel-space image in [0, 1]; got values in "
                           f"[{float(x.min()):.3g}, {float(x.max()):.3g}]")
-    return x
+    return x if device is None else x.to(device)
 
 
 def check_positive_int(value, name: str, minimum: int = 1) -> int:
