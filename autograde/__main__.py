@@ -21,6 +21,7 @@ import os
 import sys
 
 from .course import Course
+from .settings import Settings
 
 
 def main(argv=None) -> int:
@@ -37,7 +38,7 @@ def main(argv=None) -> int:
     g = sp.add_parser("autograde")
     g.add_argument("-j", "--jobs", type=int, default=2, help="worker processes of the local Dask cluster")
     g.add_argument("--scheduler", help="a running Dask cluster's scheduler, e.g. tcp://HOST:8786 "
-                                       "(default: $COURSE_GRADER_SCHEDULER, else a local cluster of -j workers)")
+                                       "(default: the scheduler setting, else a local cluster of -j workers)")
     g.add_argument("-a", "--assignment", action="append")
     g.add_argument("-s", "--student", action="append")
     g.add_argument("--force", action="store_true", help="regrade even unchanged, already graded submissions")
@@ -50,23 +51,17 @@ def main(argv=None) -> int:
     sp.add_parser("formgrader", help="nbgrader's formgrader in JupyterLab (options are passed to jupyter lab)")
     sp.add_parser("scheduler", help="a Dask scheduler for grading workers (options are passed to dask scheduler)")
     sp.add_parser("worker", help="Dask grading workers on this machine (options are passed to dask worker)")
-    j = sp.add_parser("_job")          # internal: one job of a batch
-    j.add_argument("assignment")
-    j.add_argument("student")
-    j.add_argument("--slot", type=int, default=0)
-    j.add_argument("--settings-json")
-    j.add_argument("--result", help="write the state and the gradebook records here (JSON)")
-    j.add_argument("--extension-s", type=float, help="the submission's extension, in seconds")
+    j = sp.add_parser("_job")          # internal: one job of a batch, on a grading worker
+    j.add_argument("jobfile", help="job.json: the settings, what to grade, where to write the result")
     args, extra = ap.parse_known_args(argv)
     if extra and args.cmd not in ("formgrader", "scheduler", "worker"):
         ap.error(f"unrecognized arguments: {' '.join(extra)}")
+    if args.cmd == "_job":
+        return run_jobfile(args.jobfile)
 
-    over = {}
-    if getattr(args, "run_cells", None):
-        over["run_cells"] = args.run_cells
-    if getattr(args, "settings_json", None):
-        over.update(json.loads(args.settings_json))
-    course = Course(args.home, args.root, **over)
+    settings = Settings.resolve(args.home, args.root, run_cells=getattr(args, "run_cells", None),
+                                scheduler=getattr(args, "scheduler", None))
+    course = Course(settings=settings)
     if args.cmd == "release":
         course.release(force=args.force)
     elif args.cmd == "collect":
@@ -75,8 +70,7 @@ def main(argv=None) -> int:
         from .batch import autograde
         from .course import GraderError
         try:
-            res = autograde(course, args.assignment, args.student, jobs=args.jobs, force=args.force,
-                            scheduler=args.scheduler)
+            res = autograde(course, args.assignment, args.student, jobs=args.jobs, force=args.force)
         except KeyboardInterrupt:
             return 130
         except (GraderError, OSError) as e:
@@ -84,10 +78,10 @@ def main(argv=None) -> int:
             return 2
         return 1 if res["failures"] and any(st == "grader error" for _, _, st in res["failures"]) else 0
     elif args.cmd == "feedback":
-        from .batch import feedback
+        from .results import feedback
         feedback(course, args.assignment)
     elif args.cmd == "export":
-        from .batch import export
+        from .results import export
         export(course, args.to)
     elif args.cmd == "status":
         from .batch import pending
@@ -106,26 +100,33 @@ def main(argv=None) -> int:
             return 2
         print(f"autograde {args.cmd}: {' '.join(argv[1:])}", flush=True)
         os.execve(argv[0], argv, env)
-    elif args.cmd == "_job":
-        from . import job as J
-        job = J.Job(course, args.assignment, args.student)
-        if args.extension_s:
-            import datetime
-            with course.gradebook() as gb:
-                gb.update_or_create_student(job.student)
-                gb.update_or_create_submission(job.assignment, job.student,
-                                               extension=datetime.timedelta(seconds=args.extension_s))
-        st = J.run_job(job, args.slot)
-        if args.result:
-            records = None
-            try:
-                records = J.export_records(job)
-            except Exception as e:  # noqa: BLE001
-                st["status"] = "grader error"
-                st["events"].append(f"the gradebook records could not be read ({type(e).__name__}: {e})")
-            with open(args.result, "w") as f:
-                json.dump({"state": st, "records": records}, f)
-        print(st["summary"])
+    return 0
+
+
+def run_jobfile(path: str) -> int:
+    """One grading job on a worker, as remote.py wrote it down: ``{settings, assignment,
+    student, slot, extension_s, result}``; the state and the gradebook records go to
+    ``result`` (JSON), the summary to stdout."""
+    from . import job as J
+    spec = json.loads(open(path).read())
+    course = Course(settings=Settings(**spec["settings"]))
+    job = J.Job(course, spec["assignment"], spec["student"])
+    if spec.get("extension_s"):
+        import datetime
+        with course.gradebook() as gb:
+            gb.update_or_create_student(job.student)
+            gb.update_or_create_submission(job.assignment, job.student,
+                                           extension=datetime.timedelta(seconds=spec["extension_s"]))
+    st = J.run_job(job, spec.get("slot", 0))
+    records = None
+    try:
+        records = J.export_records(job)
+    except Exception as e:  # noqa: BLE001
+        st.status = "grader error"
+        st.events.append(f"the gradebook records could not be read ({type(e).__name__}: {e})")
+    with open(spec["result"], "w") as f:
+        json.dump({"state": st.to_dict(), "records": records}, f)
+    print(st.summary)
     return 0
 
 

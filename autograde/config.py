@@ -1,48 +1,15 @@
-"""The course's grading settings and the nbgrader configuration built from them.
+"""nbgrader's configuration of the course, built from the grader's settings (settings.py).
 
-Two things live here, each once:
-
-- :class:`Settings`: the grader's own settings and their defaults (``c.CourseGrader.<name>``
-  in ``nbgrader_config.py``, some also as command-line flags);
-- :func:`nbgrader_config`: a pure function from (course folder, settings) to nbgrader's
-  ``Config``. ``autograde/nbgrader_config.py`` (read by every plain ``nbgrader`` command,
-  e.g. the formgrader) and :class:`autograde.course.Course` both call it; it never loads
-  ``nbgrader_config.py`` itself, so loading that file cannot recurse.
+:func:`nbgrader_config` is a pure function from (course folder, settings) to nbgrader's
+``Config``. ``autograde/nbgrader_config.py`` (read by every plain ``nbgrader`` command, e.g.
+the formgrader) and :class:`autograde.course.Course` both call it; it never loads
+``nbgrader_config.py`` itself, so loading that file cannot recurse.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from pathlib import Path
 
 COURSE_ID = "cnn-vis"
-
-
-@dataclass
-class Settings:
-    """Grading settings (``c.CourseGrader.<name> = ...`` in nbgrader_config.py, or CLI flags)."""
-    run_cells: str = "graded"      # graded: setup, checks and graded cells; all: every cell (fast mode); none
-    cell_timeout_s: int = 60       # nbgrader's per-cell timeout in the sandboxed kernel
-    notebook_wall_s: int = 300     # the whole sandboxed notebook run
-    call_timeout_s: int = 30       # one call of a student function by the judge
-    judge_budget_s: int = 180      # all of a notebook's judged cells together
-    job_wall_s: int = 900          # one (student, assignment) job, everything included
-    limits: dict = field(default_factory=dict)   # sandbox.Limits fields (defaults there)
-
-    @classmethod
-    def from_config(cls, cfg, **overrides) -> "Settings":
-        """The settings of a loaded nbgrader config (its ``CourseGrader`` section), then
-        ``overrides`` that are not None (command-line flags)."""
-        s = cls()
-        sec = cfg.get("CourseGrader", {}) if cfg is not None else {}
-        for k in cls.__dataclass_fields__:
-            if k in sec:
-                setattr(s, k, sec[k])
-        for k, v in overrides.items():
-            if v is not None:
-                if k not in cls.__dataclass_fields__:
-                    raise TypeError(f"unknown grading setting {k!r}")
-                setattr(s, k, v)
-        return s
 
 
 def released_files(source_dir: Path) -> list[str]:
@@ -52,7 +19,7 @@ def released_files(source_dir: Path) -> list[str]:
                   if p.is_file() and p.suffix != ".ipynb" and "__pycache__" not in p.parts)
 
 
-def nbgrader_config(home: Path, settings: Settings | None = None):
+def nbgrader_config(home: Path, settings=None):
     """nbgrader's configuration of the course in ``home`` under ``settings``.
 
     Course-owned settings that keep grading safe (never overwrite the student's library,
@@ -64,6 +31,7 @@ def nbgrader_config(home: Path, settings: Settings | None = None):
     from traitlets.config import Config
 
     from .preprocessors import RunOnly
+    from .settings import Settings
     settings = settings or Settings()
     home = Path(home).resolve()
     source = home / "source"

@@ -7,7 +7,6 @@ picked up by the next ``release``.
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import re
@@ -21,7 +20,9 @@ from authoring import notebooks as notebook_sources
 from authoring import release as release_tool
 from authoring.conventions import HIDDEN_BEGIN, MODEL_ANSWER, SOLUTION_BEGIN
 
-from .config import COURSE_ID, Settings, nbgrader_config, released_files
+from .config import COURSE_ID, nbgrader_config, released_files
+from .files import TooLarge, copy_plain, sha_tree
+from .settings import Settings, load_file_config
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_HOME = ROOT / "autograde"
@@ -39,23 +40,14 @@ def _slug(name: str) -> str:
     return s[:64]
 
 
-def sha_tree(path: Path) -> str:
-    h = hashlib.sha256()
-    path = Path(path)
-    if not path.exists():
-        return "missing"
-    for p in sorted(path.rglob("*")):
-        if p.is_file() and not p.is_symlink():
-            h.update(p.relative_to(path).as_posix().encode() + b"\0" + p.read_bytes() + b"\0")
-    return h.hexdigest()[:20]
-
-
 class Course:
-    def __init__(self, home=None, root=None, **overrides):
-        self.home = Path(home or os.environ.get("COURSE_GRADER_HOME") or DEFAULT_HOME).resolve()
-        self.root = Path(root or os.environ.get("COURSE_GRADER_ROOT") or ROOT).resolve()
-        self.file_config = self._load_file_config()
-        self.settings = Settings.from_config(self.file_config, **overrides)
+    """The course folder of nbgrader (``settings.home``) and what the grader knows of it. Its
+    settings are resolved once (``settings.py``): pass them, or the flags to resolve them with."""
+
+    def __init__(self, home=None, root=None, settings: Settings | None = None, **flags):
+        self.settings = settings or Settings.resolve(home, root, **flags)
+        self.home, self.root = Path(self.settings.home), Path(self.settings.root)
+        self.file_config = load_file_config(self.home)
 
     # ------------------------------------------------------------------ places
     source = property(lambda s: s.home / "source")
@@ -67,11 +59,7 @@ class Course:
 
     @property
     def db_url(self) -> str:
-        env = os.environ.get("COURSE_GRADER_DB_URL")
-        if env:
-            return env
-        url = self.file_config.get("CourseDirectory", {}).get("db_url") if self.file_config else None
-        return url or f"sqlite:///{self.home / 'gradebook.db'}"
+        return self.settings.db_url
 
     def assignments(self) -> list[str]:
         """Every notebook source (``solutions/notebooks/NN_name.py``) with graded cells, in
@@ -96,15 +84,6 @@ class Course:
         return sorted(p.name for p in self.submitted.iterdir() if p.is_dir()) if self.submitted.is_dir() else []
 
     # ------------------------------------------------------------------ nbgrader config
-    def _load_file_config(self):
-        """nbgrader_config.py of the course folder; a grading worker's scratch course has
-        nbgrader_config.json instead (the instructor's settings as plain data, cluster.py)."""
-        from traitlets.config.loader import JSONFileConfigLoader, PyFileConfigLoader
-        for name, loader in (("nbgrader_config.py", PyFileConfigLoader), ("nbgrader_config.json", JSONFileConfigLoader)):
-            if (self.home / name).exists():
-                return loader(name, path=str(self.home)).load_config()
-        return None
-
     def config(self, **extra):
         """nbgrader's configuration: nbgrader_config.py, then the course-owned settings
         (built fresh from source/ and the settings), then the gradebook and ``extra``
@@ -306,22 +285,11 @@ def _copy_tree_safely(src: Path) -> Path:
     """A private copy of a submission folder: plain files and folders only (links skipped),
     with limits on size and count."""
     out = Path(tempfile.mkdtemp(prefix="course-collect-"))
-    total = count = 0
-    for dirpath, dirnames, filenames in os.walk(src, followlinks=False):
-        rel = Path(dirpath).relative_to(src)
-        for n in filenames:
-            p = Path(dirpath) / n
-            st = os.lstat(p)
-            if not stat.S_ISREG(st.st_mode):
-                continue
-            total += st.st_size
-            count += 1
-            if total > MAX_SUBMISSION_BYTES or count > MAX_SUBMISSION_FILES:
-                shutil.rmtree(out, ignore_errors=True)
-                raise GraderError(f"submission too large (over {MAX_SUBMISSION_BYTES >> 20} MB or "
-                                  f"{MAX_SUBMISSION_FILES} files)")
-            (out / rel).mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(p, out / rel / n, follow_symlinks=False)
+    try:
+        copy_plain(src, out, max_bytes=MAX_SUBMISSION_BYTES, max_files=MAX_SUBMISSION_FILES)
+    except TooLarge as e:
+        shutil.rmtree(out, ignore_errors=True)
+        raise GraderError(f"submission too large ({e})") from None
     return out
 
 

@@ -27,13 +27,29 @@ import shutil
 import tempfile
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from . import sandbox
-from .course import Course, sha_tree
+from .course import Course
+from .files import sha_tree
 
 STATE_VERSION = 1
+
+
+def retry_while_locked(attempt, tries: int = 5, locked=lambda outcome: False):
+    """``attempt()`` again (after 1, 3, 5... s) while SQLite says the database is locked, as it
+    may under a parallel batch: when it raises such an error, or when ``locked(outcome)``."""
+    for i in range(tries):
+        try:
+            outcome = attempt()
+        except Exception as e:  # noqa: BLE001 - only "database is locked" is retried
+            if "locked" not in str(e) or i == tries - 1:
+                raise
+        else:
+            if not locked(outcome) or i == tries - 1:
+                return outcome
+        time.sleep(1 + 2 * i)
 
 
 @contextlib.contextmanager
@@ -79,18 +95,67 @@ class Job:
     def log_path(self) -> Path:
         return self.course.state / "logs" / f"{self.assignment}--{self.student}.log"
 
-    def read_state(self) -> dict | None:
+    def read_state(self) -> "JobState | None":
         try:
-            return json.loads(self.state_path.read_text())
-        except (OSError, ValueError):
+            return JobState.from_dict(json.loads(self.state_path.read_text()))
+        except (OSError, ValueError, TypeError):
             return None
 
-    def write_state(self, state: dict) -> None:
+    def write_state(self, state: "JobState") -> None:
         p = self.state_path
         p.parent.mkdir(parents=True, exist_ok=True)
         tmp = p.with_suffix(".tmp")
-        tmp.write_text(json.dumps(state, indent=1))
+        tmp.write_text(json.dumps(state.to_dict(), indent=1))
         os.replace(tmp, p)
+
+
+@dataclass
+class JobState:
+    """What grading one submission found: the record under ``.state/`` that a batch resumes
+    from and the feedback reports (the one type for it, wherever a job ends)."""
+    assignment: str
+    student: str
+    hash: str                                  # sha_tree of the submission that was graded
+    status: str = "graded"                     # or "grader error"
+    events: list = field(default_factory=list)  # what the student (and the instructor) should know
+    cells: list = field(default_factory=list)   # per graded cell: grade_id, points, kind, score, status, message
+    score: float = 0.0
+    max_auto: float = 0.0
+    notebook: str = "missing"                  # ok | missing | unreadable | unknown
+    started: float = 0.0
+    seconds: float = 0.0
+    summary: str = ""
+    nbgrader: dict | None = None               # the sandboxed notebook run
+    judge_seconds: float | None = None
+    annotated: bool | None = None
+    traceback: str | None = None
+    remote: dict | None = None                 # where it ran (a Dask worker)
+    engine: dict | None = None                 # the batch's own costs
+    version: int = STATE_VERSION
+
+    @classmethod
+    def failed(cls, job: "Job", why: str, submission_hash: str | None = None) -> "JobState":
+        """A job that produced no result: zero points, a grader error, the reason."""
+        cells = [{"grade_id": c["grade_id"], "points": c["points"], "kind": c["kind"], "score": 0.0,
+                  "status": "failed" if c["kind"] == "code" else "manual", "message": f"not graded: {why}"}
+                 for c in job.course.grade_cells(job.assignment)]
+        st = cls(job.assignment, job.student, submission_hash or sha_tree(job.submission), "grader error", [why],
+                 cells, notebook="unknown", started=time.time())
+        st.total()
+        return st
+
+    def total(self) -> None:
+        """The scores from the cells, and the summary text."""
+        self.score = sum(r["score"] for r in self.cells if r["kind"] == "code")
+        self.max_auto = sum(r["points"] for r in self.cells if r["kind"] == "code")
+        self.summary = summary_text(self)
+
+    def to_dict(self) -> dict:
+        return {k: v for k, v in asdict(self).items() if v is not None}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "JobState":
+        return cls(**{k: v for k, v in data.items() if k in cls.__dataclass_fields__})
 
 
 # ----------------------------------------------------------------------------- checks
@@ -147,10 +212,8 @@ def run_nbgrader(job: Job, runtime: Path, uid: int, mode: str) -> dict:
     rt.mkdir(parents=True)
     sandbox.give_to(rt, uid)
     workdir = job.workdir
-    box = {"runtime": str(rt), "workdir": str(workdir), "uid": uid,      # read by sandbox.SandboxKernelManager
-           "limits": course.settings.limits, "env": {}}
-    (runtime / f"job-{mode}.json").write_text(json.dumps(box))
-    os.environ[sandbox.JOB_ENV] = str(runtime / f"job-{mode}.json")
+    box = sandbox.KernelBox(runtime=rt, workdir=workdir, uid=uid, limits=course.settings.limits,
+                            data_dirs=course.settings.data_dirs)       # what SandboxKernelManager starts
     fired = threading.Event()
     done = threading.Event()
 
@@ -161,11 +224,12 @@ def run_nbgrader(job: Job, runtime: Path, uid: int, mode: str) -> dict:
     t = threading.Thread(target=watchdog, daemon=True)
     t.start()
     try:
-        for attempt in range(4):      # sqlite under a parallel batch: "database is locked" is retried
-            r = course.api(RunOnly__mode=mode).autograde(job.assignment, job.student, force=True, create=True)
-            if r.get("success") or "database is locked" not in (r.get("log") or "") + (r.get("error") or ""):
-                break
-            time.sleep(1 + 2 * attempt)
+        with sandbox.kernel_box(box):
+            r = retry_while_locked(
+                lambda: course.api(RunOnly__mode=mode).autograde(job.assignment, job.student, force=True,
+                                                                 create=True),
+                tries=4, locked=lambda r: not r.get("success") and "database is locked" in (r.get("log") or "") + (
+                    r.get("error") or ""))
     finally:
         done.set()
         sandbox.kill_uid(uid)
@@ -194,20 +258,15 @@ def _gradebook(job: Job, gb=None):
 def _write(job: Job, gb, change) -> None:
     """Run ``change(gradebook)`` and commit, under the course's lock, retried while SQLite says
     the database is locked; rolled back on failure."""
-    for attempt in range(5):
-        try:
-            with gradebook_lock(job.course), _gradebook(job, gb) as g:
-                try:
-                    change(g)
-                    g.db.commit()
-                except BaseException:
-                    g.db.rollback()
-                    raise
-            return
-        except Exception as e:  # noqa: BLE001 - sqlite "database is locked" under load
-            if "locked" not in str(e) or attempt == 4:
+    def attempt():
+        with gradebook_lock(job.course), _gradebook(job, gb) as g:
+            try:
+                change(g)
+                g.db.commit()
+            except BaseException:
+                g.db.rollback()
                 raise
-            time.sleep(1 + attempt)
+    retry_while_locked(attempt)
 
 
 def _submission(g, job: Job, **kw):
@@ -297,12 +356,12 @@ def annotate(job: Job, results: list[dict], summary: str) -> bool:
     return True
 
 
-def summary_text(state: dict) -> str:
-    lines = [f"{state['assignment']} / {state['student']}: {state['score']:g} of {state['max_auto']:g} "
+def summary_text(state: JobState) -> str:
+    lines = [f"{state.assignment} / {state.student}: {state.score:g} of {state.max_auto:g} "
              "autograded points (written answers are graded by hand)"]
-    for e in state["events"]:
+    for e in state.events:
         lines.append(f"! {e}")
-    for r in state["cells"]:
+    for r in state.cells:
         if r["kind"] == "code":
             lines.append(f"- {r['grade_id']}: {r['score']:g} / {r['points']:g}: {r['message']}")
         else:
@@ -311,35 +370,34 @@ def summary_text(state: dict) -> str:
 
 
 # ----------------------------------------------------------------------------- the job
-def _judge(job: Job, cells, runtime, uid, out, state):
-    from . import judge as J
+def _judge(job: Job, cells, runtime, uid, out, state: JobState):
+    from .judge import Judge, Worker
     course, sub = job.course, job.submission
     try:
         src_nb = json.loads(course.source_notebook(job.assignment).read_text())
         helpers_src = sub / "helpers" if (sub / "helpers").is_dir() else None
         (runtime / "judge").mkdir()
-        w = J.Worker(helpers_src, runtime / "judge", uid, sandbox.Limits.from_dict(course.settings.limits),
-                     call_timeout=course.settings.call_timeout_s)
+        w = Worker(helpers_src, runtime / "judge", uid, sandbox.Limits.from_dict(course.settings.limits),
+                   call_timeout=course.settings.call_timeout_s, data_dirs=course.settings.data_dirs)
         t1 = time.time()
         try:
-            out["verdicts"] = {v["grade_id"]: v for v in
-                               J.Judge.of_release(course.source / job.assignment, w).run(src_nb, cells,
-                                                                               course.settings.judge_budget_s)}
+            verdicts = Judge.of_release(course.source / job.assignment, w).run(src_nb, cells,
+                                                                             course.settings.judge_budget_s)
+            out["verdicts"] = {v["grade_id"]: v for v in verdicts}
         finally:
             w.stop()
             sandbox.kill_uid(uid)
-            state["judge_seconds"] = round(time.time() - t1, 1)
+            state.judge_seconds = round(time.time() - t1, 1)
     except BaseException as e:  # noqa: BLE001 - reported by the job
         out["error"] = e
 
 
-def run_job(job: Job, slot: int = 0) -> dict:
+def run_job(job: Job, slot: int = 0) -> JobState:
     """Grade ``job`` with the sandbox uids of ``slot``; returns (and writes) its state."""
     t0 = time.time()
     course, a, sub = job.course, job.assignment, job.submission
     kernel_uid, worker_uid = sandbox.slot_uids(slot)
-    state = {"version": STATE_VERSION, "assignment": a, "student": job.student, "hash": sha_tree(sub),
-             "status": "graded", "events": [], "cells": [], "started": t0}
+    state = JobState(a, job.student, sha_tree(sub), started=t0)
     cells = course.grade_cells(a)
     results = [{"grade_id": c["grade_id"], "points": c["points"], "kind": c["kind"], "score": 0.0,
                 "status": "manual" if c["kind"] != "code" else "failed", "message": "not graded"} for c in cells]
@@ -351,12 +409,12 @@ def run_job(job: Job, slot: int = 0) -> dict:
         if why:
             raise sandbox.SandboxUnavailable(why)
         if (sub / "COLLECT_PROBLEM.txt").exists():
-            state["events"].append("your submission could not be unpacked: " +
-                                   (sub / "COLLECT_PROBLEM.txt").read_text()[:300])
+            state.events.append("your submission could not be unpacked: " +
+                                (sub / "COLLECT_PROBLEM.txt").read_text()[:300])
         nb_state, nb_msg = check_notebook(sub / job.notebook)
         if nb_state != "ok":
-            state["events"].append(nb_msg)
-        state["events"] += library_problems(job)
+            state.events.append(nb_msg)
+        state.events += library_problems(job)
         if nb_state == "ok":
             # the notebook run (feedback) and the judge (points) are independent: run both at once
             judged: dict = {}
@@ -365,17 +423,17 @@ def run_job(job: Job, slot: int = 0) -> dict:
             t1 = time.time()
             try:
                 r = run_nbgrader(job, runtime, kernel_uid, course.settings.run_cells)
-                state["nbgrader"] = {"success": r["success"], "reason": r.get("reason")}
+                state.nbgrader = {"success": r["success"], "reason": r.get("reason")}
                 if r["removed"]:
-                    state["events"].append("links and special files your code created were removed: " +
-                                           ", ".join(r["removed"][:5]))
+                    state.events.append("links and special files your code created were removed: " +
+                                        ", ".join(r["removed"][:5]))
                 if not r["success"]:
-                    state["events"].append(f"the notebook run did not complete: {r['reason']}. Its points are "
-                                           "still decided by the tests; the notebook is kept without outputs "
-                                           "for grading by hand")
+                    state.events.append(f"the notebook run did not complete: {r['reason']}. Its points are "
+                                        "still decided by the tests; the notebook is kept without outputs "
+                                        "for grading by hand")
                     r2 = run_nbgrader(job, runtime, kernel_uid, "none")
-                    state["nbgrader"]["fallback"] = r2["success"]
-                state["nbgrader"]["seconds"] = round(time.time() - t1, 1)
+                    state.nbgrader["fallback"] = r2["success"]
+                state.nbgrader["seconds"] = round(time.time() - t1, 1)
             finally:
                 th.join()
             if "error" in judged:
@@ -392,28 +450,24 @@ def run_job(job: Job, slot: int = 0) -> dict:
                     r["status"], r["message"] = "zero", "no readable notebook"
     except Exception as e:  # noqa: BLE001 - a grader problem: record it, zero points, flag it
         import traceback
-        state["status"] = "grader error"
-        state["events"].append(f"the grader itself failed ({type(e).__name__}: {e}); the instructor will look at it")
-        state["traceback"] = traceback.format_exc()[-4000:]
+        state.status = "grader error"
+        state.events.append(f"the grader itself failed ({type(e).__name__}: {e}); the instructor will look at it")
+        state.traceback = traceback.format_exc()[-4000:]
         for r in results:
             if r["kind"] == "code":
                 r.update(score=0.0, status="failed", message="not graded: grader error")
     finally:
         sandbox.kill_slot(slot)
         shutil.rmtree(runtime, ignore_errors=True)
-    state["cells"] = results
-    state["score"] = sum(r["score"] for r in results if r["kind"] == "code")
-    state["max_auto"] = sum(r["points"] for r in results if r["kind"] == "code")
-    state["notebook"] = nb_state
+    state.cells, state.notebook = results, nb_state
     try:
         record(job, results, nb_state)
     except Exception as e:  # noqa: BLE001
-        state["status"] = "grader error"
-        state["events"].append(f"the gradebook could not be written ({type(e).__name__}: {e})")
-    summary = summary_text(state)
+        state.status = "grader error"
+        state.events.append(f"the gradebook could not be written ({type(e).__name__}: {e})")
+    state.total()
     with contextlib.suppress(Exception):
-        state["annotated"] = annotate(job, results, summary)
-    state["seconds"] = round(time.time() - t0, 1)
-    state["summary"] = summary
+        state.annotated = annotate(job, results, state.summary)
+    state.seconds = round(time.time() - t0, 1)
     job.write_state(state)
     return state

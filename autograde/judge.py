@@ -29,6 +29,7 @@ from pathlib import Path
 from authoring.conventions import exercise_functions, hidden_line_numbers
 
 from . import codec, sandbox
+from .files import copy_plain
 from .loader import import_package
 
 HERE = Path(__file__).resolve().parent
@@ -60,25 +61,13 @@ class BadReturn(StudentCallError):
 
 
 # ----------------------------------------------------------------------------- the worker
-def copy_plain(src: Path, dest: Path) -> None:
-    """Copy plain files and folders only (links and special files are left out)."""
-    dest.mkdir(parents=True, exist_ok=True)
-    for dirpath, dirnames, filenames in os.walk(src, followlinks=False):
-        rel = Path(dirpath).relative_to(src)
-        dirnames[:] = [d for d in dirnames if d != "__pycache__" and not os.path.islink(os.path.join(dirpath, d))]
-        (dest / rel).mkdir(parents=True, exist_ok=True)
-        for n in filenames:
-            p = os.path.join(dirpath, n)
-            if os.path.isfile(p) and not os.path.islink(p):
-                shutil.copyfile(p, dest / rel / n)
-
-
 class Worker:
     """The student's library in a sandboxed process, called over a pipe."""
 
     def __init__(self, helpers_src: Path | None, runtime: Path, uid: int, limits: sandbox.Limits,
-                 call_timeout: float = 30, start_timeout: float = 120):
+                 call_timeout: float = 30, start_timeout: float = 120, data_dirs=()):
         self.helpers_src, self.runtime, self.uid, self.limits = helpers_src, Path(runtime), uid, limits
+        self.data_dirs = list(data_dirs)
         self.call_timeout, self.start_timeout = call_timeout, start_timeout
         self.proc = None
         self.starts = 0
@@ -103,7 +92,8 @@ class Worker:
             shutil.copyfile(HERE / f, grader / f)
         sandbox.give_to(wc, self.uid)
         argv = sandbox.bwrap_argv([sys.executable, "-E", "-s", str(grader / "worker.py")], workdir=wc, uid=self.uid,
-                                  limits=self.limits, env=sandbox.clean_env(), ro=[grader])
+                                  limits=self.limits, env=sandbox.clean_env(data_dirs=self.data_dirs), ro=[grader],
+                                  data_dirs=self.data_dirs)
         self._log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._log,
                                      start_new_session=True, env={"PATH": "/usr/bin:/bin"})

@@ -14,7 +14,7 @@ c.merge(nbgrader_config(pathlib.Path(__file__).resolve().parent))
 # (driver: psycopg2), or set COURSE_GRADER_DB_URL for one run:
 # c.CourseDirectory.db_url = "postgresql+psycopg2://nbgrader:SECRET@db-host:5432/cnnvis"
 
-# Grading settings: the names and defaults are autograde/config.py's Settings; set any of them
-# here, e.g.
+# Grading settings: every key, its default and what it does is in autograde/README.md
+# ("Settings"; the code: autograde/settings.py). Set any of them here, e.g.
 # c.CourseGrader.run_cells = "all"          # every cell, in fast mode: pictures in the feedback
 # c.CourseGrader.limits = {"memory_bytes": 8 << 30}

@@ -13,6 +13,7 @@ Nothing here invents a sandbox: it is Debian's ``bwrap`` (bubblewrap), ``setpriv
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -23,7 +24,6 @@ from pathlib import Path
 from jupyter_client.manager import AsyncKernelManager
 
 UID_BASE = 61000          # the first sandbox uid: see slot_uids
-JOB_ENV = "COURSE_GRADER_JOB"   # JSON description of the current job's sandbox (set by job.py)
 
 
 def slot_uids(slot: int) -> tuple[int, int]:
@@ -92,13 +92,11 @@ def available() -> str | None:
     return None
 
 
-def data_dirs() -> list[Path]:
-    """The course data folders the notebooks read, found by the library's own rule
-    (``helpers.data.candidate_roots`` for this project): those that exist, resolved. They
-    are mounted read-only and named in ``COURSE_DATA`` inside the sandbox."""
-    from helpers.data import candidate_roots
+def existing(dirs) -> list[Path]:
+    """The data folders of ``dirs`` (the ``data_dirs`` setting) that exist, resolved, once each:
+    mounted read-only and named in ``COURSE_DATA`` inside the sandbox."""
     found = []
-    for p in candidate_roots(Path(__file__).resolve().parents[1]):
+    for p in map(Path, dirs or []):
         if p.is_dir() and p.resolve() not in found:
             found.append(p.resolve())
     return found
@@ -116,7 +114,7 @@ def _python_binds() -> list[tuple[Path, Path]]:
     return sorted(binds)
 
 
-def clean_env(home: str = "/tmp", extra: dict | None = None) -> dict:
+def clean_env(home: str = "/tmp", extra: dict | None = None, data_dirs=()) -> dict:
     env = {
         "PATH": f"{Path(sys.prefix) / 'bin'}:/usr/bin:/bin",
         "HOME": home, "TMPDIR": "/tmp", "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8",
@@ -125,7 +123,7 @@ def clean_env(home: str = "/tmp", extra: dict | None = None) -> dict:
         "PYTHONDONTWRITEBYTECODE": "1", "PYTHONNOUSERSITE": "1",
         "NBGRADER_EXECUTION": "autograde", "COURSE_FAST": "1",
     }
-    dirs = data_dirs()
+    dirs = existing(data_dirs)
     if dirs:
         env["COURSE_DATA"] = os.pathsep.join(map(str, dirs))
     env.update(extra or {})
@@ -133,8 +131,9 @@ def clean_env(home: str = "/tmp", extra: dict | None = None) -> dict:
 
 
 def bwrap_argv(cmd: list[str], *, workdir: Path, uid: int, limits: Limits, env: dict,
-               ro: list[Path] = (), rw: list[Path] = ()) -> list[str]:
-    """The full command line that runs ``cmd`` sandboxed in ``workdir`` as ``uid``."""
+               ro: list[Path] = (), rw: list[Path] = (), data_dirs=()) -> list[str]:
+    """The full command line that runs ``cmd`` sandboxed in ``workdir`` as ``uid``, with the
+    ``data_dirs`` that exist mounted read-only."""
     why = available()
     if why:
         raise SandboxUnavailable(why)
@@ -151,7 +150,7 @@ def bwrap_argv(cmd: list[str], *, workdir: Path, uid: int, limits: Limits, env: 
             a += ["--symlink", os.readlink(p), str(p)]
         elif p.is_dir():
             a += ["--ro-bind", str(p), str(p)]
-    ro_binds = [*_python_binds(), *[(q, q) for q in data_dirs()], *[(Path(p).resolve(),) * 2 for p in ro]]
+    ro_binds = [*_python_binds(), *[(q, q) for q in existing(data_dirs)], *[(Path(p).resolve(),) * 2 for p in ro]]
     rw_binds = [workdir, *[Path(p).resolve() for p in rw]]
     targets = [dest for _, dest in ro_binds] + rw_binds
     system = [Path(p) for p in ("/usr", "/etc", "/proc", "/dev", "/tmp")]
@@ -225,12 +224,28 @@ def kill_tree(proc) -> None:
 
 
 # ----------------------------------------------------------------------------- the kernel
-def current_job() -> dict:
-    import json
-    p = os.environ.get(JOB_ENV)
-    if not p:
-        raise SandboxUnavailable(f"{JOB_ENV} is not set: the sandboxed kernel is only started by the grader")
-    return json.loads(Path(p).read_text())
+@dataclass
+class KernelBox:
+    """Where and how the current job's sandboxed kernel runs (set by job.py around nbgrader's
+    autograde, which builds the kernel manager itself, in this process)."""
+    runtime: Path
+    workdir: Path
+    uid: int
+    limits: dict
+    data_dirs: list
+
+
+_BOX: list[KernelBox] = []
+
+
+@contextlib.contextmanager
+def kernel_box(box: KernelBox):
+    """Within the block, :class:`SandboxKernelManager` starts kernels in ``box``."""
+    _BOX.append(box)
+    try:
+        yield
+    finally:
+        _BOX.remove(box)
 
 
 class SandboxKernelManager(AsyncKernelManager):
@@ -242,9 +257,10 @@ class SandboxKernelManager(AsyncKernelManager):
 
     def __init__(self, **kw):
         super().__init__(**kw)
-        job = current_job()
-        self._job = job
-        rt = Path(job["runtime"])
+        if not _BOX:
+            raise SandboxUnavailable("the sandboxed kernel is only started by the grader (job.py)")
+        self._box = box = _BOX[-1]
+        rt = Path(box.runtime)
         self.transport = "ipc"
         self.ip = str(rt / "kernel")
         self.connection_file = str(rt / "kernel.json")
@@ -255,8 +271,7 @@ class SandboxKernelManager(AsyncKernelManager):
 
     def format_kernel_cmd(self, extra_arguments=None):
         cmd = super().format_kernel_cmd(extra_arguments)
-        job = self._job
-        uid = int(job["uid"])
-        os.chown(self.connection_file, uid, uid)
-        return bwrap_argv(cmd, workdir=Path(job["workdir"]), uid=uid, limits=Limits.from_dict(job.get("limits")),
-                          env=clean_env(extra=job.get("env")), rw=[Path(job["runtime"])])
+        box = self._box
+        os.chown(self.connection_file, box.uid, box.uid)
+        return bwrap_argv(cmd, workdir=Path(box.workdir), uid=box.uid, limits=Limits.from_dict(box.limits),
+                          env=clean_env(data_dirs=box.data_dirs), rw=[Path(box.runtime)], data_dirs=box.data_dirs)

@@ -146,10 +146,9 @@ def _lines(stdout: str) -> list[tuple[str, str]]:
 def test_sandbox_slots_never_collide_on_one_machine(tmp_path, monkeypatch):
     """Whatever the number of worker processes and threads, two jobs running at the same time
     on a machine get different slots (uids); a slot whose holder died is free again."""
-    from autograde import cluster
-    monkeypatch.setenv(cluster.SLOT_DIR_ENV, str(tmp_path))
-    monkeypatch.setattr(cluster.sandbox, "kill_slot", lambda k: 0)   # other sandboxes of this machine live on
-    with cluster.claimed_slot() as a, cluster.claimed_slot() as b:
+    from autograde import remote
+    monkeypatch.setattr(remote.sandbox, "kill_slot", lambda k: 0)   # other sandboxes of this machine live on
+    with remote.claimed_slot(tmp_path) as a, remote.claimed_slot(tmp_path) as b:
         assert a != b
         nxt = max(a, b) + 1
         holder = subprocess.Popen([sys.executable, "-c", "import fcntl, sys, time\n"
@@ -157,30 +156,29 @@ def test_sandbox_slots_never_collide_on_one_machine(tmp_path, monkeypatch):
                                    "time.sleep(120)", str(tmp_path / f"{nxt}.lock")], stdout=subprocess.PIPE)
         try:
             holder.stdout.readline()
-            with cluster.claimed_slot() as c:
+            with remote.claimed_slot(tmp_path) as c:
                 assert c not in (a, b, nxt)       # another process (another worker) holds nxt
         finally:
             holder.kill()
             holder.wait()
-        with cluster.claimed_slot() as d:
+        with remote.claimed_slot(tmp_path) as d:
             assert d == nxt                       # its holder died: free again
     assert sandbox.slot_uids(3) == (sandbox.UID_BASE + 6, sandbox.UID_BASE + 7)
 
 
-def test_the_release_cache_is_written_once_and_pruned(tmp_path, monkeypatch):
-    from autograde import cluster
-    monkeypatch.setenv(cluster.CACHE_ENV, str(tmp_path))
+def test_the_release_cache_is_written_once_and_pruned(tmp_path):
+    from autograde import bundle
     blob = b"x = 1\n"
-    release = cluster.Release(blobs={cluster._sha(blob): blob},
-                              trees={"01_a": {"helpers/a.py": cluster._sha(blob)}}, gradebook=b"db", config={}, key="k1")
-    d = cluster.materialize(release)
+    release = bundle.Release(blobs={bundle.sha(blob): blob},
+                             trees={"01_a": {"helpers/a.py": bundle.sha(blob)}}, gradebook=b"db", config={}, key="k1")
+    d = bundle.materialize(release, tmp_path)
     assert (d / "source" / "01_a" / "helpers" / "a.py").read_bytes() == blob and (d / "READY").is_file()
     (d / "gradebook.db").write_bytes(b"changed")
-    assert cluster.materialize(release) == d and (d / "gradebook.db").read_bytes() == b"changed"   # once
-    old = time.time() - cluster.CACHE_KEEP_S - 60
+    assert bundle.materialize(release, tmp_path) == d and (d / "gradebook.db").read_bytes() == b"changed"   # once
+    old = time.time() - bundle.CACHE_KEEP_S - 60
     os.utime(d / "READY", (old, old))
     release.key = "k2"
-    assert cluster.materialize(release).name == "k2" and not d.exists(), "a release unused for a day is removed"
+    assert bundle.materialize(release, tmp_path).name == "k2" and not d.exists(), "a release unused for a day is removed"
 
 
 def test_grading_machines_start_with_the_course_settings():

@@ -23,7 +23,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests" / "fixtures"))
-from autograde import batch, codec, sandbox  # noqa: E402
+from autograde import batch, codec, results, sandbox  # noqa: E402
 from autograde.course import Course  # noqa: E402
 from minicourse import mini_root  # noqa: E402
 
@@ -198,8 +198,8 @@ def test_hostile_catalogue(mini, tmp_path):
     finally:
         stop.set()
         srv.close()
-    batch.feedback(mini, [a], log=print)
-    out = batch.export(mini, tmp_path / "grades.csv", log=print)
+    results.feedback(mini, [a], log=print)
+    out = results.export(mini, tmp_path / "grades.csv", log=print)
     points = {c["grade_id"]: c["points"] for c in mini.grade_cells(a) if c["kind"] == "code"}
     assert res["failures"] == [] and res["graded"] == len(cases)
 
@@ -224,7 +224,7 @@ def test_hostile_catalogue(mini, tmp_path):
            "monkeypatches_allclose": "check normalize_filters failed", "always_equal": "does not accept",
            "sandbox_probe": "not done yet",
            "fake_passed_output": "not done yet", "good": "passed", "own_helper_function": "passed"}
-    secret = batch.hidden_lines(mini, a)
+    secret = results.hidden_lines(mini, a)
     assert secret
     for case in cases:
         lo, hi = hostile.expected(case, points)
@@ -268,13 +268,13 @@ def test_autograde_resumes_after_interruption(mini, tmp_path):
     mini.collect(inc, [a], log=lambda *x: None)
     for s in ("resume_good", "resume_missing_notebook"):
         J.Job(mini, a, s).state_path.unlink(missing_ok=True)
-    from autograde.cluster import claimed_slot
-    with claimed_slot() as slot:                                  # the one that finished before the kill
+    from autograde.remote import claimed_slot
+    with claimed_slot(mini.settings.slot_dir) as slot:                                  # the one that finished before the kill
         st = J.run_job(J.Job(mini, a, "resume_missing_notebook"), slot)
-    assert st["status"] == "graded"
+    assert st.status == "graded"
     r = batch.autograde(mini, [a], ["resume_good", "resume_missing_notebook"], jobs=1, log=lambda *x: None)
     assert r["graded"] == 1 and r["skipped"] == 1
-    assert J.Job(mini, a, "resume_good").read_state()["score"] == sum(
+    assert J.Job(mini, a, "resume_good").read_state().score == sum(
         c["points"] for c in mini.grade_cells(a) if c["kind"] == "code")
 
 
@@ -343,7 +343,7 @@ def test_postgresql_gradebook(postgres, tmp_path, monkeypatch):
         shutil.copytree(tmp_path / "all" / s, inc / s)
     course.collect(inc, [a], log=print)
     assert batch.autograde(course, [a], jobs=2, log=print)["failures"] == []
-    out = batch.export(course, tmp_path / "grades.csv", log=print)
+    out = results.export(course, tmp_path / "grades.csv", log=print)
     assert not (course.home / "gradebook.db").exists(), "the SQLite file was used instead of PostgreSQL"
     rows = {r["student_id"]: r for r in csv.DictReader(out.open())}
     full = sum(c["points"] for c in course.grade_cells(a) if c["kind"] == "code")

@@ -184,7 +184,7 @@ def main(argv=None) -> int:
         wrong, states = [], []
         print(f"{'assignment':14s} {'job s (median)':>15s} {'notebook run':>13s} {'judge':>7s}")
         for a in course.assignments():
-            st = [job.Job(course, a, s).read_state() for (a2, s) in expected if a2 == a]
+            st = [job.Job(course, a, s).read_state().to_dict() for (a2, s) in expected if a2 == a]
             states += st
             wrong += [f"{a}/{s['student']}: {s['score']:g}, expected {expected[(a, s['student'])]:g}"
                       for s in st if abs(s["score"] - expected[(a, s["student"])]) > 1e-9]

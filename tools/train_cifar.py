@@ -11,7 +11,6 @@ run `bash course.sh release` so the student copy of the weights matches.
 from __future__ import annotations
 
 import argparse
-import sys
 import time
 from pathlib import Path
 
