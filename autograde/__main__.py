@@ -107,20 +107,20 @@ def run_jobfile(path: str) -> int:
     """One grading job on a worker, as remote.py wrote it down: ``{settings, assignment,
     student, slot, extension_s, result}``; the state and the gradebook records go to
     ``result`` (JSON), the summary to stdout."""
-    from . import job as J
+    from .job import Job, export_records, run_job
     spec = json.loads(open(path).read())
     course = Course(settings=Settings(**spec["settings"]))
-    job = J.Job(course, spec["assignment"], spec["student"])
+    job = Job(course, spec["assignment"], spec["student"])
     if spec.get("extension_s"):
         import datetime
         with course.gradebook() as gb:
             gb.update_or_create_student(job.student)
             gb.update_or_create_submission(job.assignment, job.student,
                                            extension=datetime.timedelta(seconds=spec["extension_s"]))
-    st = J.run_job(job, spec.get("slot", 0))
+    st = run_job(job, spec.get("slot", 0))
     records = None
     try:
-        records = J.export_records(job)
+        records = export_records(job)
     except Exception as e:  # noqa: BLE001
         st.status = "grader error"
         st.events.append(f"the gradebook records could not be read ({type(e).__name__}: {e})")

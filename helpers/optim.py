@@ -149,8 +149,8 @@ def blur(x: torch.Tensor, sigma: float) -> torch.Tensor:
     """Gaussian blur of an image batch (torchvision's), kernel of about 4 sigma."""
     if sigma <= 0:
         return x
-    # imported here, not at the top: importing torchvision also imports torch._dynamo (1.5 s),
-    # which every process that imports this module (the grader's included) would pay
+    # imported here, not at the top: importing torchvision also imports torch._dynamo, which
+    # every process that imports this module would pay (BENCHMARKS.md, "import costs")
     from torchvision.transforms.v2.functional import gaussian_blur
 
     k = 2 * math.ceil(2 * sigma) + 1
