@@ -9,7 +9,7 @@
 #   bench     run the benchmarks (not part of the tests)
 #   train     retrain the shipped weights: train cifar | train style [NAME] (the instructor's library)
 #   grade     the nbgrader grader: grade release | collect DIR | autograde [-j N] | feedback | export |
-#             status | formgrader | scheduler | worker ADDRESS
+#             report | similarity [-a A] | status | formgrader | scheduler | worker ADDRESS
 #   python    run the environment's Python: bash course.sh python -m helpers.data status
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")"

@@ -74,6 +74,17 @@ def record(threads: int = 1, log=print) -> dict[int, dict]:
     return cases
 
 
+def property_mistakes() -> dict[int, dict]:
+    """``{notebook: {check: [[mistake id, words], ...]}}``: the catalogue's ``property``
+    mistakes, stored beside the values so that a failure can be named (``core.mistake_of``)."""
+    from .mistakes import load
+    out: dict[int, dict] = {}
+    for m in load():
+        if m.caught_by:
+            out.setdefault(m.notebook, {}).setdefault(m.exercise, []).append([m.id, m.caught_by])
+    return out
+
+
 def differences(old: dict, new: dict) -> list[str]:
     """What differs between two notebooks' cases beyond the tolerances (empty: the same)."""
     from helpers.checks.core import same
@@ -101,7 +112,8 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
     import matplotlib
     matplotlib.use("Agg")
-    from helpers.checks.core import load, save
+    from helpers.checks.core import load, load_properties, save
+    properties = property_mistakes()
     try:
         cases = record(args.threads, log=lambda s: print(s, file=sys.stderr))
     except RecordError as e:
@@ -113,9 +125,11 @@ def main(argv=None) -> int:
     for nb, c in sorted(cases.items()):
         path = folder / f"nb{nb}.npz"
         changed = ["missing"] if not path.exists() else differences(load(path), c)
+        if path.exists() and load_properties(path) != properties.get(nb, {}):
+            changed.append("the property mistakes")
         diffs += [f"check data differs: {path.name}: {d}" for d in changed]
         if changed and args.write:
-            save(path, c)
+            save(path, c, properties.get(nb, {}))
     if args.write:
         for p in folder.glob("nb*.npz"):
             if p.name not in names:

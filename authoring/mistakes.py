@@ -124,6 +124,16 @@ def mutated_source(path: Path, qualname: str, edits) -> tuple[str, int]:
     return textwrap.dedent(src), start + 1
 
 
+def mutated_file(path: Path, qualname: str, edits) -> str:
+    """The whole text of file ``path`` with ``edits`` applied in ``qualname``'s solution
+    region: a student's file that makes this mistake (the tests build classes this way)."""
+    src, first = mutated_source(path, qualname, edits)
+    n = len(mutated_source(path, qualname, ())[0].splitlines(keepends=True))
+    lines = Path(path).read_text().splitlines(keepends=True)
+    indent = lines[first - 1][: len(lines[first - 1]) - len(lines[first - 1].lstrip())]
+    return "".join(lines[:first - 1]) + textwrap.indent(src, indent) + "".join(lines[first - 1 + n:])
+
+
 @contextlib.contextmanager
 def mutated(mistake: Mistake, helpers_pkg: str = "helpers"):
     """``mistake`` applied to the imported library for the duration of the block."""

@@ -6,6 +6,9 @@
                           worker processes, or a running one (--scheduler tcp://HOST:8786)
   feedback                feedback/<student>/<assignment>/ (nbgrader HTML + grading_report.html)
   export [--to FILE]      grades.csv and grades_by_cell.csv
+  report                  reports/index.html: the class's scores and its usual mistakes, by name
+  similarity [-a A]       reports/similarity-<A>.html: pairs of submissions whose exercise code is
+                          alike (copydetect), a prompt to look, never a verdict
   status                  what is released, collected and graded
   formgrader [OPTIONS]    nbgrader's formgrader (grade the written answers by hand): JupyterLab
                           in the course folder, opened at /formgrader (OPTIONS go to jupyter lab)
@@ -47,6 +50,10 @@ def main(argv=None) -> int:
     f.add_argument("-a", "--assignment", action="append")
     e = sp.add_parser("export")
     e.add_argument("--to")
+    rp = sp.add_parser("report", help="the class report: scores and the usual mistakes, by name")
+    rp.add_argument("-a", "--assignment", action="append")
+    sm = sp.add_parser("similarity", help="pairs of submissions whose exercise code is alike")
+    sm.add_argument("-a", "--assignment", action="append")
     sp.add_parser("status")
     sp.add_parser("formgrader", help="nbgrader's formgrader in JupyterLab (options are passed to jupyter lab)")
     sp.add_parser("scheduler", help="a Dask scheduler for grading workers (options are passed to dask scheduler)")
@@ -83,12 +90,31 @@ def main(argv=None) -> int:
     elif args.cmd == "export":
         from .results import export
         export(course, args.to)
+    elif args.cmd == "report":
+        from .report import class_report
+        class_report(course, args.assignment)
+    elif args.cmd == "similarity":
+        from .course import GraderError
+        from .similarity import similarity
+        chosen = args.assignment or [a for a in course.assignments()
+                                     if any((course.submitted / s / a).is_dir() for s in course.students())]
+        if not chosen:
+            print("similarity: nothing collected yet (run collect first)", file=sys.stderr)
+            return 2
+        try:
+            for a in chosen:
+                similarity(course, a)
+        except GraderError as e:
+            print(f"similarity: {e}", file=sys.stderr)
+            return 2
     elif args.cmd == "status":
         from .batch import pending
+        from .report import report_status
         for a in course.assignments():
             todo, done = pending(course, [a], course.students())
             print(f"{a}: released={course._assignment_in_gradebook(a)} collected={len(todo) + len(done)} "
                   f"graded={len(done)} to grade={len(todo)}")
+        print(report_status(course))
     elif args.cmd == "formgrader":
         return formgrader(course, extra)
     elif args.cmd in ("scheduler", "worker"):

@@ -441,7 +441,8 @@ def run_job(job: Job, slot: int = 0) -> JobState:
             for r in results:
                 v = judged["verdicts"].get(r["grade_id"])
                 if v:
-                    r.update(score=v["score"], status=v["status"], message=v["message"])
+                    r.update(score=v["score"], status=v["status"], message=v["message"],
+                             mistake=v.get("mistake", ""), failure=v.get("failure", ""))
         else:
             for r in results:
                 if r["kind"] == "code":

@@ -25,6 +25,7 @@ import sys
 import time
 import traceback
 from pathlib import Path
+from typing import NamedTuple
 
 from authoring.conventions import exercise_functions, hidden_line_numbers
 
@@ -34,6 +35,19 @@ from .loader import import_package
 
 HERE = Path(__file__).resolve().parent
 MAX_STARTS = 4
+
+
+class Verdict(NamedTuple):
+    """What the judge found in one graded cell. ``mistake``: the usual mistake its local check
+    named (a catalogue id such as ``"normalize_filters/per-channel"``, or ``"none of the usual
+    mistakes"``), else ""; ``failure``: what kind of failure it was (:data:`FAILURES`), else ""."""
+    ok: bool
+    message: str
+    mistake: str = ""
+    failure: str = ""
+
+
+FAILURES = ("mistake", "wrong", "not done", "error", "check", "hidden test", "test")
 
 
 class StudentCallError(Exception):
@@ -510,12 +524,13 @@ class Judge:
                                                        "was used up by earlier tests")
                 results.append(r)
                 continue
-            ok, msg = self.run_cell(cell, dict(base))
-            r.update(status="passed" if ok else "failed", message=msg, score=cell["points"] if ok else 0.0)
+            v = self.run_cell(cell, dict(base))
+            r.update(status="passed" if v.ok else "failed", message=v.message, score=cell["points"] if v.ok else 0.0,
+                     mistake=v.mistake, failure=v.failure)
             results.append(r)
         return results
 
-    def run_cell(self, cell: dict, ns: dict) -> tuple[bool, str]:
+    def run_cell(self, cell: dict, ns: dict) -> Verdict:
         src = cell["source"]
         name = f"<graded cell {cell['grade_id']}>"
         hidden = hidden_line_numbers(src)
@@ -527,28 +542,40 @@ class Judge:
             with contextlib.redirect_stdout(out), contextlib.redirect_stderr(out):
                 exec(code, ns)
         except Exception as e:  # noqa: BLE001 - a failing test, whatever it raised
-            return False, failure_message(e, name, hidden)
-        return True, "passed (all tests, hidden ones included)"
+            return failure_verdict(e, name, hidden)
+        return Verdict(True, "passed (all tests, hidden ones included)")
 
 
-def failure_message(e: BaseException, cell_name: str, hidden: set) -> str:
-    """The message of a failed graded cell: the student's call that failed, the local
-    check that failed (its own message), a hidden test (no detail), or the test's error."""
+def failure_verdict(e: BaseException, cell_name: str, hidden: set) -> Verdict:
+    """What a failed graded cell says: the student's call that failed, the local check that
+    failed (its own message, and the usual mistake it named), a hidden test (no detail), or
+    the test's error."""
     failed = _failed_check(e)
+    mistake = next((m for m in getattr(failed, "mistakes", []) if m), "") if failed is not None else ""
     if failed is not None and isinstance(failed.__cause__, StudentCallError):
         e = failed.__cause__
     if isinstance(e, StudentCallError):
         what = f"your `{e.func}`" if e.func else "your library"
         if isinstance(e, StudentRaised) and "NotImplementedError" in e.message and "exercise `" in e.message:
-            return f"not done yet: {what} still raises NotImplementedError"
-        return f"{what} {e.message}"
+            return Verdict(False, f"not done yet: {what} still raises NotImplementedError", "", "not done")
+        # a check's probe may stop the student's call (no autograd, a batch too large): still named
+        return Verdict(False, f"{what} {e.message}", mistake, "mistake" if mistake else "error")
     if failed is not None:
-        return "; ".join(f"check {name} failed: {message}" for name, _, message in failed.lines)
+        message = "; ".join(f"check {name} failed: {message}" for name, _, message in failed.lines)
+        status = failed.lines[0][1]
+        kind = {"not done": "not done", "ERROR": "error"}.get(status, "check")
+        if mistake:
+            kind = "wrong" if mistake == NONE_OF_THE_USUAL else "mistake"
+        return Verdict(False, message, mistake, kind)
     tb = traceback.extract_tb(e.__traceback__)
     in_cell = [fs for fs in tb if fs.filename == cell_name]
     if in_cell and in_cell[-1].lineno in hidden:
-        return f"a hidden test failed ({type(e).__name__})"
-    return f"a test failed: {type(e).__name__}: {e}" if str(e) else f"a test failed: {type(e).__name__}"
+        return Verdict(False, f"a hidden test failed ({type(e).__name__})", "", "hidden test")
+    return Verdict(False, f"a test failed: {type(e).__name__}: {e}" if str(e) else f"a test failed: {type(e).__name__}",
+                   "", "test")
+
+
+NONE_OF_THE_USUAL = "none of the usual mistakes"      # helpers.checks.core.NONE_OF_THE_USUAL
 
 
 def _failed_check(e: BaseException):

@@ -68,7 +68,7 @@ def _exercises() -> tuple:
     return tuple((mod, tuple(names)) for mod, names in exercise_functions(ROOT / "helpers").items())
 
 
-def run_graded(grade_id: str, notebooks_dir: Path, mistake=None, helpers_pkg: str = "helpers") -> tuple[bool, str]:
+def run_graded(grade_id: str, notebooks_dir: Path, mistake=None, helpers_pkg: str = "helpers"):
     """A graded cell judged by the grader's judge (:class:`autograde.judge.Judge`): this
     process's library is its trusted copy, and the student's code (this library with
     ``mistake`` applied) runs in a child forked before the proxies go in

@@ -229,10 +229,32 @@ def test_instructor_grades_a_class_with_the_readme_commands(users):
     assert got == want, f"grades.csv differs from the expected scores: got {got}, want {want}"
     assert all(0 < expected["bob"][a] < expected["alice"][a] for a in assignments)
 
+    r = sh(readme("bash course.sh grade report"), course, home)
+    assert r.returncode == 0, r.stderr[-3000:]
+    data = json.loads((ag / "reports" / "class.json").read_text())
+    assert [d["assignment"] for d in data["assignments"]] == assignments
+    for d in data["assignments"]:
+        assert d["scores"] == {s: expected[s][d["assignment"]] for s in expected}, "the report's scores are grades.csv's"
+        assert sum(d["counts"]) == 3 and not d["mistakes"], "the solutions, half and untouched make no usual mistake"
+        not_done = {s for kinds in d["other_failures"].values() for s in kinds.get("not done", [])}
+        assert not_done == {"bob", "carol"}, d["other_failures"]
+    assert "<img" in (ag / "reports" / "index.html").read_text()
+
+    r = sh(readme("bash course.sh grade similarity"), course, home)
+    assert r.returncode == 0, r.stderr[-3000:]
+    flagged = {}
+    for a in assignments:
+        pairs = json.loads((ag / "reports" / f"similarity-{a}.json").read_text())["pairs"]
+        flagged[a] = {frozenset((p["a"], p["b"])) for p in pairs if p["flagged"]}
+        assert flagged[a] <= {frozenset(("alice", "bob"))}, f"{a}: only bob's done half is alice's code: {flagged[a]}"
+        assert (ag / "reports" / f"similarity-{a}.html").is_file()
+    assert any(flagged.values()), "bob's done half is the solutions' code: flagged somewhere"
+
     r = sh(readme("bash course.sh grade status"), course, home)
     assert r.returncode == 0
     for a in assignments:
         assert f"{a}: released=True collected=3 graded=3 to grade=0" in r.stdout
+    assert "report: reports/index.html (written" in r.stdout
 
     port, token = _free_port(), secrets.token_hex(16)
     proc, url, out = _server(readme("bash course.sh grade formgrader"), course, home, port, token,

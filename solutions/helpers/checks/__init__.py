@@ -35,16 +35,17 @@ def check(*names: str) -> bool:
     if unknown_names:
         from ..utils import unknown
         raise unknown("check", unknown_names[0], CHECKS)
-    failed, first = [], None
+    failed, mistakes, first = [], [], None
     for name in names:
         result = run(name)
         if result is None:
             print(format_line(name, "passed", "all local checks passed"))
         else:
             failed.append(result[0])
+            mistakes.append(getattr(result[1], "mistake", ""))
             first = first or result[1]
     if failed:
-        raise CheckFailed(failed) from first
+        raise CheckFailed(failed, mistakes) from first
     return True
 
 

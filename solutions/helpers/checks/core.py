@@ -15,6 +15,8 @@ file holds no code that computes an exercise's answer.
 """
 from __future__ import annotations
 
+import contextlib
+
 import io
 import json
 import zipfile
@@ -30,16 +32,30 @@ INDEX = "__index__"         # the member of nbN.npz that lists the cases and the
 
 class CheckFailed(AssertionError):
     """A local check did not pass. ``lines``: ``[(name, status, message), ...]`` with status
-    ``"FAILED"``, ``"ERROR"`` or ``"not done"``; ``name`` and ``message`` are the first's.
+    ``"FAILED"``, ``"ERROR"`` or ``"not done"``; ``name`` and ``message`` are the first's;
+    ``mistakes``: for each line, the usual mistake it names (see :func:`run`), or "".
     In a notebook it shows as those lines, without a traceback."""
 
-    def __init__(self, lines):
+    def __init__(self, lines, mistakes=None):
         self.lines = list(lines)
+        self.mistakes = list(mistakes or [""] * len(self.lines))
         self.name, self.status, self.message = self.lines[0]
         super().__init__("\n".join(format_line(*line) for line in self.lines))
 
     def _render_traceback_(self):      # IPython shows these lines instead of a traceback
         return [f"\x1b[31m{format_line(*line)}\x1b[0m" for line in self.lines]
+
+
+NONE_OF_THE_USUAL = "none of the usual mistakes"     # the mistake of a wrong result that matches none stored
+
+
+class Wrong(AssertionError):
+    """A case's result is wrong: ``mistake`` is the catalogue id of the usual mistake it
+    matches (``"normalize_filters/per-channel"``), or :data:`NONE_OF_THE_USUAL`."""
+
+    def __init__(self, message: str, mistake: str):
+        super().__init__(message)
+        self.mistake = mistake
 
 
 def format_line(name: str, status: str, message: str) -> str:
@@ -145,11 +161,20 @@ _LOADED: dict[Path, dict] = {}
 
 def load(path: Path) -> dict[str, Case]:
     """``{"check/case": Case}`` from a ``.npz`` file written by :func:`save` (cached)."""
-    path = Path(path)
+    return _load(Path(path))[0]
+
+
+def load_properties(path: Path) -> dict[str, list]:
+    """``{check: [[mistake id, words], ...]}``: the usual mistakes that a check's property
+    test catches (no stored value), by words of the message that test gives."""
+    return _load(Path(path))[1]
+
+
+def _load(path: Path) -> tuple[dict, dict]:
     stamp = path.stat().st_mtime_ns if path.exists() else None
     cached = _LOADED.get(path)
     if cached is not None and cached[0] == stamp:
-        return cached[1]
+        return cached[1:]
     if stamp is None:
         raise FileNotFoundError(f"{path.name} is missing beside the checks: run `bash course.sh release` "
                                 "(instructors), or restore it from the course's files (students)")
@@ -163,13 +188,14 @@ def load(path: Path) -> dict[str, Case]:
     cases = {key: Case(value(c["expected"]), c["atol"], c["rtol"],
                        [(mid, index["messages"][mid], value(fields)) for mid, fields in c["mistakes"]])
              for key, c in index["cases"].items()}
-    _LOADED[path] = (stamp, cases)
-    return cases
+    _LOADED[path] = (stamp, cases, index.get("properties", {}))
+    return cases, index.get("properties", {})
 
 
-def save(path: Path, cases: dict[str, Case]) -> None:
-    """Write ``cases`` as a ``.npz`` file: an index (JSON) and one flat array per type of value,
-    whose bytes depend on the cases only (no dates)."""
+def save(path: Path, cases: dict[str, Case], properties: dict | None = None) -> None:
+    """Write ``cases`` (and the ``properties`` mistakes, see :func:`load_properties`) as a
+    ``.npz`` file: an index (JSON) and one flat array per type of value, whose bytes depend on
+    them only (no dates)."""
     pools: dict[str, list] = {}
     sizes: dict[str, int] = {}
 
@@ -190,7 +216,8 @@ def save(path: Path, cases: dict[str, Case]) -> None:
             mistakes.append([mid, put(arrays)])
         index[key] = {"atol": c.atol, "rtol": c.rtol, "expected": put(c.expected), "mistakes": mistakes}
     members = {pool: np.concatenate(parts) for pool, parts in pools.items()}
-    members[INDEX] = np.array(json.dumps({"version": 2, "cases": index, "messages": messages}, sort_keys=True))
+    members[INDEX] = np.array(json.dumps({"version": 2, "cases": index, "messages": messages,
+                                             "properties": properties or {}}, sort_keys=True))
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
         for name in sorted(members):
@@ -255,18 +282,19 @@ def expect(case: str, got, why: str, atol: float = 1e-6, rtol: float = 1e-5) -> 
     mistakes = [m for m in stored.mistakes if m[0] not in ruled_out]
     exact = [m for m in mistakes if same(arrays, m[2], stored.atol, stored.rtol, nan_equal=True)]
     if exact:
-        raise AssertionError(exact[0][1])
+        raise Wrong(exact[0][1], exact[0][0])
     near = sorted((distance(arrays, m[2]), i) for i, m in enumerate(mistakes))
     if near and near[0][0] <= NEAR:
-        raise AssertionError(mistakes[near[0][1]][1])
+        raise Wrong(mistakes[near[0][1]][1], mistakes[near[0][1]][0])
     shapes = {k: a.shape for k, a in (arrays or {}).items()}
     want_shapes = {k: a.shape for k, a in stored.expected.items()}
     if arrays is not None and shapes != want_shapes:
-        raise AssertionError(f"{why} (expected a result of shape {_shapes(want_shapes)}, got {_shapes(shapes)})")
+        raise Wrong(f"{why} (expected a result of shape {_shapes(want_shapes)}, got {_shapes(shapes)})",
+                    NONE_OF_THE_USUAL)
     detail = ""
     if sum(a.size for a in stored.expected.values()) <= 12:
         detail = f": expected {describe(stored.expected)}, got {describe(arrays)}"
-    raise AssertionError(f"{why} (your result matches none of the usual mistakes{detail})")
+    raise Wrong(f"{why} (your result matches {NONE_OF_THE_USUAL}{detail})", NONE_OF_THE_USUAL)
 
 
 def _shapes(shapes: dict) -> str:
@@ -305,7 +333,8 @@ def check_of(name: str):
 
 def run(name: str, threads: int = 1):
     """Run the check ``name`` on ``threads`` torch threads: ``None`` when it passes, else
-    ``((name, status, message), exception)``."""
+    ``((name, status, message), exception)``; a failure's exception says which usual mistake
+    it is in ``mistake`` (see :func:`mistake_of`)."""
     import random
 
     import torch
@@ -323,9 +352,13 @@ def run(name: str, threads: int = 1):
     except NotImplementedError as e:
         return (name, "not done", str(e)), e
     except AssertionError as e:
+        e.mistake = mistake_of(name, e)
         return (name, "FAILED", str(e) or f"a check failed at {_where(e)}"), e
     except Exception as e:  # noqa: BLE001 - a crash: say where in the student's code
-        return (name, "ERROR", f"{type(e).__name__}: {e} (at {_where(e)})"), e
+        line = (name, "ERROR", f"{type(e).__name__}: {e} (at {_where(e)})")
+        with contextlib.suppress(AttributeError, TypeError):
+            e.mistake = mistake_of(name, e, line[2])
+        return line, e
     finally:
         _running.pop()
         torch.set_num_threads(threads)
@@ -334,11 +367,29 @@ def run(name: str, threads: int = 1):
     return None
 
 
+def mistake_of(name: str, e: BaseException, message: str | None = None) -> str:
+    """The usual mistake a failure of check ``name`` names: the catalogue id of the stored
+    mistake its result matched, or of the property mistake whose words its message holds;
+    :data:`NONE_OF_THE_USUAL` for a wrong result that matches none; "" for another failure
+    (an exercise it builds on, say)."""
+    if getattr(e, "mistake", None) is not None:
+        return e.mistake
+    try:
+        properties = load_properties(REGISTRY[name].data).get(name, [])
+    except (OSError, ValueError, KeyError):
+        return ""
+    message = str(e) if message is None else message
+    return next((mid for mid, words in properties if words.casefold() in message.casefold()), "")
+
+
 def require(name: str) -> None:
     """Inside a check: fail unless the check of exercise ``name`` (which this one builds on) passes."""
     if recording():
         return
-    if run(name) is not None:
+    result = run(name)
+    if result is not None and result[0][1] == "not done":     # this check is not done either
+        raise NotImplementedError(f"{result[0][2]} (check('{name}') first)")
+    if result is not None:
         raise AssertionError(f"your {name} is not right yet: make check('{name}') pass first")
 
 
