@@ -5,6 +5,7 @@
 #   check     run the local checks of the exercises against your helpers/ (-k nb2: one notebook)
 #   release   regenerate the student helpers/ and notebooks/ from solutions/
 #   notebooks check the solved notebooks against their sources | run NN (execute, full mode) | sync
+#   translate the notebooks' and messages' catalogues: translate update | status | validate FILE.po
 #   data      download the data sets that are missing (CIFAR-10, ImageNet samples, paintings)
 #   bench     run the benchmarks (not part of the tests)
 #   train     retrain the shipped weights: train cifar | train style [NAME] (the instructor's library)
@@ -107,6 +108,11 @@ case "$cmd" in
     export PYTHONPATH=$ROOT${PYTHONPATH:+:$PYTHONPATH}
     exec "$PY" -m helpers.data download "$@"
     ;;
+  translate)
+    ensure_env
+    export PYTHONPATH=$ROOT${PYTHONPATH:+:$PYTHONPATH}
+    exec "$PY" -m authoring.translate "$@"
+    ;;
   bench)
     ensure_env
     export PYTHONPATH=$ROOT/solutions:$ROOT${PYTHONPATH:+:$PYTHONPATH}
@@ -134,7 +140,7 @@ case "$cmd" in
     exec "$PY" "$@"
     ;;
   *)
-    sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'
+    sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'
     [ "$cmd" = help ] || exit 2
     ;;
 esac

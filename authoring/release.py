@@ -27,7 +27,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from authoring import notebooks
+from authoring import notebooks, translate
 from authoring.conventions import (ANSWER_PLACEHOLDER, CODE_PLACEHOLDER, HIDDEN_BEGIN, HIDDEN_END, MARK_SCHEME_BEGIN,
                                MARK_SCHEME_END, SOLUTION_BEGIN, SOLUTION_END, stub_lines, strip_region)
 
@@ -114,9 +114,32 @@ def plan(root: Path = ROOT) -> dict[Path, bytes]:
             files[rel] = strip_solutions(p.read_text(), rel.as_posix()).encode()
         else:
             files[rel] = p.read_bytes()
-    for p in notebooks.sources(root):
-        files[Path("notebooks") / f"{p.stem}.ipynb"] = dump_notebook(student_notebook(source_notebook(p))).encode()
+    english = {p.stem: student_notebook(source_notebook(p)) for p in notebooks.sources(root)}
+    for name, nb in english.items():
+        files[Path("notebooks") / f"{name}.ipynb"] = dump_notebook(nb).encode()
+    for lang in translate.LANGUAGES:               # the same notebooks, their prose translated
+        summaries = exercise_summaries(root, lang)
+        for name, nb in english.items():
+            cat = translate.read_catalogue(translate.catalogue_path(root, lang, name), lang)
+            files[Path("notebooks") / lang / f"{name}.ipynb"] = dump_notebook(
+                translate.translate_notebook(nb, cat, lang, summaries)).encode()
     return files
+
+
+def exercise_summaries(root: Path, lang: str) -> dict[str, str]:
+    """{exercise (qualified name and key): its docstring's summary in ``lang``}, where the
+    library's catalogue has a confirmed translation."""
+    from authoring import messages
+    from authoring.conventions import exercise_key
+    helpers = Path(root) / "solutions" / "helpers"
+    cat = translate.read_catalogue(messages.library_path(root, lang), lang)
+    out = {}
+    for module, names in messages.exercise_names(helpers).items():
+        for q, summary in messages.docstring_summaries(helpers / f"{module}.py", names).items():
+            t = translate.translation(cat, summary)
+            if t:
+                out[q] = out[exercise_key(q)] = t
+    return out
 
 
 def source_notebook(src: Path) -> dict:

@@ -1,6 +1,7 @@
 """python -m autograde COMMAND (or: bash course.sh grade COMMAND)
 
-  release                 source/ from solutions/, nbgrader generate_assignment, checks
+  release [--lang ko]     source/ from solutions/ (in English, Korean or Chinese), nbgrader
+                          generate_assignment, checks
   collect DIR             copy submissions (per-student folders or .zip files) into submitted/
   autograde [-j N]        grade every new or changed submission on Dask: a local cluster of N
                           worker processes, or a running one (--scheduler tcp://HOST:8786)
@@ -35,6 +36,9 @@ def main(argv=None) -> int:
     sp = ap.add_subparsers(dest="cmd", required=True)
     r = sp.add_parser("release")
     r.add_argument("--force", action="store_true")
+    r.add_argument("--lang", choices=["en", "ko", "zh"],
+                   help="the notebooks' language (default: that of the last release, else en); "
+                        "the feedback's messages follow it")
     c = sp.add_parser("collect")
     c.add_argument("incoming")
     c.add_argument("-a", "--assignment", action="append")
@@ -70,7 +74,7 @@ def main(argv=None) -> int:
                                 scheduler=getattr(args, "scheduler", None))
     course = Course(settings=settings)
     if args.cmd == "release":
-        course.release(force=args.force)
+        course.release(force=args.force, lang=args.lang)
     elif args.cmd == "collect":
         course.collect(args.incoming, args.assignment)
     elif args.cmd == "autograde":

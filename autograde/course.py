@@ -18,6 +18,7 @@ from pathlib import Path
 
 from authoring import notebooks as notebook_sources
 from authoring import release as release_tool
+from authoring import translate
 from authoring.conventions import HIDDEN_BEGIN, MODEL_ANSWER, SOLUTION_BEGIN
 
 from .config import COURSE_ID, nbgrader_config, released_files
@@ -60,6 +61,15 @@ class Course:
     @property
     def db_url(self) -> str:
         return self.settings.db_url
+
+    @property
+    def lang(self) -> str:
+        """The language the assignments are released in (and the feedback's messages): the
+        ``lang`` setting, else that of the last ``release``, else English."""
+        if self.settings.lang:
+            return self.settings.lang
+        stamp = self.state / "release" / "lang"
+        return stamp.read_text().strip() if stamp.exists() else "en"
 
     def assignments(self) -> list[str]:
         """Every notebook source (``solutions/notebooks/NN_name.py``) with graded cells, in
@@ -119,8 +129,13 @@ class Course:
         plan = release_tool.plan(self.root)
         helpers = {p: data for p, data in plan.items() if p.parts[0] == "helpers"}
         changed = {}
+        lang = self.lang
+        summaries = release_tool.exercise_summaries(self.root, lang) if lang != "en" else {}
         for a in self.assignments():
             nb = self._notebooks()[a]
+            if lang != "en":          # the prose in the release's language; the code as it is
+                cat = translate.read_catalogue(translate.catalogue_path(self.root, lang, a), lang)
+                nb = translate.translate_notebook(nb, cat, lang, summaries)
             want = {Path(f"{a}.ipynb"): release_tool.dump_notebook(nb).encode(), **helpers}
             dest = self.source / a
             before = sha_tree(dest)
@@ -135,9 +150,14 @@ class Course:
             changed[a] = sha_tree(dest) != before
         return changed
 
-    def release(self, force: bool = False, log=print) -> list[str]:
-        """source/ from solutions/, then nbgrader generate_assignment, then check the release."""
+    def release(self, force: bool = False, log=print, lang: str | None = None) -> list[str]:
+        """source/ from solutions/ (the notebooks' prose in ``lang``, default: as before, else
+        English), then nbgrader generate_assignment, then check the release."""
         self.home.mkdir(parents=True, exist_ok=True)
+        if lang:
+            self.settings.lang = lang
+            (self.state / "release").mkdir(parents=True, exist_ok=True)
+            (self.state / "release" / "lang").write_text(lang + "\n")
         self.write_sources()
         api = self.api()
         done = []

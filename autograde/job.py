@@ -213,7 +213,8 @@ def run_nbgrader(job: Job, runtime: Path, uid: int, mode: str) -> dict:
     sandbox.give_to(rt, uid)
     workdir = job.workdir
     box = sandbox.KernelBox(runtime=rt, workdir=workdir, uid=uid, limits=course.settings.limits,
-                            data_dirs=course.settings.data_dirs)       # what SandboxKernelManager starts
+                            data_dirs=course.settings.data_dirs,       # what SandboxKernelManager starts
+                            env={"COURSE_LANG": course.lang})
     fired = threading.Event()
     done = threading.Event()
 
@@ -381,7 +382,7 @@ def _judge(job: Job, cells, runtime, uid, out, state: JobState):
                    call_timeout=course.settings.call_timeout_s, data_dirs=course.settings.data_dirs)
         t1 = time.time()
         try:
-            verdicts = Judge.of_release(course.source / job.assignment, w).run(src_nb, cells,
+            verdicts = Judge.of_release(course.source / job.assignment, w, course.lang).run(src_nb, cells,
                                                                              course.settings.judge_budget_s)
             out["verdicts"] = {v["grade_id"]: v for v in verdicts}
         finally:

@@ -447,19 +447,19 @@ class Judge:
     replaced by proxies while it is installed: each call goes to ``worker`` (the sandboxed
     :class:`Worker`, or a :class:`ForkedWorker`) and comes back as plain data."""
 
-    def __init__(self, helpers, exercises: dict, worker: Worker):
-        self.helpers, self.exercises, self.worker = helpers, exercises, worker
+    def __init__(self, helpers, exercises: dict, worker: Worker, lang: str = "en"):
+        self.helpers, self.exercises, self.worker, self.lang = helpers, exercises, worker, lang
         self._originals: list = []
 
     @classmethod
-    def of_release(cls, assignment_source: Path, worker: Worker) -> "Judge":
+    def of_release(cls, assignment_source: Path, worker: Worker, lang: str = "en") -> "Judge":
         """The judge of an assignment: its released library (the trusted copy, imported from
         ``source/<a>/`` whatever else is on the path) and the exercises its stubs name."""
         src = Path(assignment_source)
         helpers = import_package("helpers", src)
         if Path(helpers.__file__).resolve().parent != (src / "helpers").resolve():
             raise RuntimeError(f"judge imported the wrong helpers: {helpers.__file__}")
-        return cls(helpers, exercise_functions(src / "helpers"), worker)
+        return cls(helpers, exercise_functions(src / "helpers"), worker, lang)
 
     def install(self):
         """Put proxies in place of the exercises (undone by :meth:`uninstall`)."""
@@ -530,6 +530,13 @@ class Judge:
             results.append(r)
         return results
 
+    def translate(self, message: str) -> str:
+        """A verdict's message in the release's language (the trusted library's catalogue)."""
+        i18n = sys.modules.get(f"{self.helpers.__name__}.i18n")
+        if i18n is None:
+            return message
+        return _translate_parts(message, lambda m: i18n.tr(m, self.lang))
+
     def run_cell(self, cell: dict, ns: dict) -> Verdict:
         src = cell["source"]
         name = f"<graded cell {cell['grade_id']}>"
@@ -542,8 +549,18 @@ class Judge:
             with contextlib.redirect_stdout(out), contextlib.redirect_stderr(out):
                 exec(code, ns)
         except Exception as e:  # noqa: BLE001 - a failing test, whatever it raised
-            return failure_verdict(e, name, hidden)
+            v = failure_verdict(e, name, hidden)
+            return v._replace(message=self.translate(v.message)) if self.lang != "en" else v
         return Verdict(True, "passed (all tests, hidden ones included)")
+
+
+def _translate_parts(message: str, tr) -> str:
+    """``check NAME failed: MESSAGE; ...`` with each check's message translated."""
+    parts = []
+    for part in message.split("; check "):
+        head, sep, rest = part.partition(" failed: ")
+        parts.append(head + sep + tr(rest) if sep else tr(part))
+    return "; check ".join(parts)
 
 
 def failure_verdict(e: BaseException, cell_name: str, hidden: set) -> Verdict:

@@ -33,7 +33,7 @@ from .settings import ENV_PREFIX, Settings
 MAX_SLOTS = 256                            # uids UID_BASE .. UID_BASE + 511
 MAX_EXTRA_BYTES = 64 << 20                 # files a job wrote besides the notebook, carried back at most
 GRADING_KEYS = ("run_cells", "cell_timeout_s", "notebook_wall_s", "call_timeout_s", "judge_budget_s",
-                "job_wall_s", "limits")   # what the instructor decides; the rest is the machine's
+                "job_wall_s", "limits", "lang")   # what the instructor decides; the rest is the machine's
 
 
 @dataclass
@@ -71,6 +71,7 @@ def make_task(job: Job, release: Release, extension_s=None, batch_id="") -> Task
         else:
             files[rel] = data
     settings = {k: getattr(job.course.settings, k) for k in GRADING_KEYS}
+    settings["lang"] = job.course.lang                 # as released
     return Task(job.assignment, job.student, sha_tree(job.submission), files, refs, settings,
                 release.plugin_name, extension_s, {"batch": batch_id})
 

@@ -18,7 +18,7 @@ import os
 import shutil
 import signal
 import sys
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from jupyter_client.manager import AsyncKernelManager
@@ -233,6 +233,7 @@ class KernelBox:
     uid: int
     limits: dict
     data_dirs: list
+    env: dict = field(default_factory=dict)     # more environment for the kernel (its language)
 
 
 _BOX: list[KernelBox] = []
@@ -274,4 +275,5 @@ class SandboxKernelManager(AsyncKernelManager):
         box = self._box
         os.chown(self.connection_file, box.uid, box.uid)
         return bwrap_argv(cmd, workdir=Path(box.workdir), uid=box.uid, limits=Limits.from_dict(box.limits),
-                          env=clean_env(data_dirs=box.data_dirs), rw=[Path(box.runtime)], data_dirs=box.data_dirs)
+                          env=clean_env(extra=box.env, data_dirs=box.data_dirs), rw=[Path(box.runtime)],
+                          data_dirs=box.data_dirs)

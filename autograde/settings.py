@@ -55,6 +55,7 @@ class Settings:
     judge_budget_s: int = 180      # all of a notebook's judged cells together
     job_wall_s: int = 900          # one (student, assignment) job, everything included
     limits: dict = field(default_factory=dict)   # sandbox.Limits fields (defaults there)
+    lang: str = ""                 # the notebooks' and the feedback's language: en, ko, zh ("": as released)
 
     @classmethod
     def keys(cls) -> list[str]:
@@ -84,6 +85,8 @@ class Settings:
                 raise TypeError(f"unknown grading setting {k!r}")
             if v is not None:
                 setattr(s, k, str(v) if k in ("home", "root") else v)
+        if s.lang not in ("", "en", "ko", "zh"):
+            raise TypeError(f"unknown language {s.lang!r}: the course is in en, ko and zh")
         from .sandbox import Limits
         unknown = set(s.limits) - set(Limits.__dataclass_fields__)
         if unknown:

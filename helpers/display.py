@@ -7,13 +7,41 @@ further drawing). Nothing here is an exercise.
 """
 from __future__ import annotations
 
+import functools
 import math
 
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
 
+from .i18n import language, tr
 from .utils import CourseError
+
+FONTS = {   # fonts that have the letters of the course's other languages, by platform
+    "ko": ["Noto Sans CJK KR", "Noto Sans KR", "NanumGothic", "Malgun Gothic", "AppleGothic", "Apple SD Gothic Neo"],
+    "zh": ["Noto Sans CJK SC", "Noto Sans SC", "Microsoft YaHei", "PingFang SC", "SimHei", "WenQuanYi Zen Hei"],
+}
+
+
+@functools.lru_cache(maxsize=None)
+def _font_for(lang: str) -> str | None:
+    """A font of this machine that draws ``lang``'s letters (put first among matplotlib's
+    sans-serif fonts), or None."""
+    from matplotlib import font_manager, rcParams
+    have = {f.name for f in font_manager.fontManager.ttflist}
+    found = next((f for f in FONTS.get(lang, []) if f in have), None)
+    if found:
+        rcParams["font.sans-serif"] = [found] + [f for f in rcParams["font.sans-serif"] if f != found]
+    return found
+
+
+def _t(text):
+    """A figure's words in the course's language (:mod:`helpers.i18n`), where this machine has
+    a font for its letters; else in English (rather than empty boxes)."""
+    lang = language()
+    if lang == "en" or not isinstance(text, str) or _font_for(lang) is None:
+        return text
+    return tr(text, lang)
 
 
 def as_display(img) -> np.ndarray:
@@ -41,7 +69,7 @@ def as_display(img) -> np.ndarray:
 
 def _finish(fig, show, suptitle=None):
     if suptitle:
-        fig.suptitle(suptitle)
+        fig.suptitle(_t(suptitle))
     fig.tight_layout()
     if show:
         plt.show()
@@ -70,7 +98,7 @@ def show_images(images, titles=None, ncols: int | None = None, size: float = 2.2
         if i < n:
             ax.imshow(as_display(images[i]), cmap=cmap)
             if titles is not None:
-                ax.set_title(str(titles[i]), fontsize=9)
+                ax.set_title(_t(str(titles[i])), fontsize=9)
     return _finish(fig, show, suptitle)
 
 
@@ -140,9 +168,9 @@ def compare(rows: dict, size: float = 2.2, suptitle: str | None = None, show: bo
             if c in row:
                 ax.imshow(as_display(row[c]), cmap="gray")
             if i == 0:
-                ax.set_title(str(c), fontsize=9)
+                ax.set_title(_t(str(c)), fontsize=9)
             if j == 0:
-                ax.set_ylabel(str(label), fontsize=9)
+                ax.set_ylabel(_t(str(label)), fontsize=9)
     return _finish(fig, show, suptitle)
 
 
@@ -152,13 +180,13 @@ def show_predictions(image, preds, title: str | None = None, show: bool = True):
     a.imshow(as_display(image))
     a.axis("off")
     if title:
-        a.set_title(title)
+        a.set_title(_t(title))
     names = [c for c, _ in preds][::-1]
     probs = [p for _, p in preds][::-1]
     b.barh(range(len(names)), probs, color="tab:blue")
     b.set_yticks(range(len(names)), names)
     b.set_xlim(0, 1)
-    b.set_xlabel("probability")
+    b.set_xlabel(_t("probability"))
     for k, p in enumerate(probs):
         b.text(min(p + 0.02, 0.85), k, f"{p:.2f}", va="center", fontsize=8)
     return _finish(fig, show)
@@ -178,7 +206,7 @@ def show_filters(filters, title: str, ncols: int = 16, show: bool = True):
     nrows = math.ceil(n / ncols)
     fig, ax = plt.subplots(figsize=(min(0.55 * ncols, 9), min(0.55 * nrows, 9) + 0.4))
     ax.imshow(grid, interpolation="nearest")
-    ax.set_title(f"{title}: {n} filters of {imgs.shape[1]}x{imgs.shape[2]}")
+    ax.set_title(_t(f"{title}: {n} filters of {imgs.shape[1]}x{imgs.shape[2]}"))
     ax.axis("off")
     return _finish(fig, show)
 
@@ -218,9 +246,9 @@ def show_neighbors(query_images, database_images, results: dict, k: int | None =
             for sp in ax.spines.values():
                 sp.set_visible(False)
             label = space if s or query_titles is None else f"{query_titles[q]}\n{space}"
-            ax.set_ylabel(label, fontsize=8, rotation=0, ha="right", va="center")
+            ax.set_ylabel(_t(label), fontsize=8, rotation=0, ha="right", va="center")
     if suptitle:
-        fig.suptitle(suptitle)
+        fig.suptitle(_t(suptitle))
     fig.subplots_adjust(left=0.14, right=0.98, top=1 - 0.7 / (size * rows + 0.5), bottom=0.01, hspace=0.08)
     if show:
         plt.show()
@@ -238,7 +266,7 @@ def show_embeddings(maps: dict, labels, classes, size: float = 4.2, show: bool =
         for c, name in enumerate(classes):
             m = labels == c
             ax.scatter(xy[m, 0], xy[m, 1], s=4, color=cmap(c % 10), label=name, alpha=0.8, linewidths=0)
-        ax.set_title(title)
+        ax.set_title(_t(title))
         ax.set_xticks([])
         ax.set_yticks([])
     handles = [plt.Line2D([], [], marker="o", ls="", color=cmap(c % 10), label=n) for c, n in enumerate(classes)]
@@ -288,7 +316,7 @@ def show_patches(results: dict, layer: str, rf, title: str | None = None, size: 
         patches, vals = results[ch]
         g = image_grid(list(patches), ncols=math.ceil(math.sqrt(len(patches))), pad=max(1, rf.size // 24))
         ax.imshow(g, interpolation="nearest" if rf.size < 32 else "antialiased")
-        ax.set_title(f"channel {ch}", fontsize=9)
+        ax.set_title(_t(f"channel {ch}"), fontsize=9)
     return _finish(fig, show, title or f"{layer}: top-{len(results[chans[0]][0])} patches "
                    f"(receptive field {rf.size} px, stride {rf.stride})")
 
@@ -377,8 +405,8 @@ def plot_cascade_similarity(result, metric: str = "spearman", show: bool = True)
     ax.set_xticks(list(steps), ["original"] + [f"-> {s}" for s in result.steps[1:]], rotation=30, ha="right")
     low = np.nanmin([np.nanmin(v) if np.isfinite(v).any() else 0.0 for v in values.values()])
     ax.set_ylim(min(-0.3 if metric == "spearman" else -0.05, low - 0.05), 1.05)
-    ax.set_xlabel("layers re-initialized, from the top down to")
-    ax.set_ylabel("rank correlation with the original map" if metric == "spearman" else "SSIM with the original map")
+    ax.set_xlabel(_t("layers re-initialized, from the top down to"))
+    ax.set_ylabel(_t("rank correlation with the original map" if metric == "spearman" else "SSIM with the original map"))
     ax.legend(fontsize=8, loc="best")
     ax.grid(alpha=0.3)
     return _finish(fig, show)
@@ -395,9 +423,9 @@ def show_curves(curves: dict, show: bool = True):
         for name, pair in curves.items():
             c = torch.as_tensor(pair[k]).double()
             ax.plot(np.linspace(0, 1, len(c)), c.numpy(), label=f"{name} ({curve_area(c):.3f})")
-        ax.set_title(title)
-        ax.set_xlabel("fraction of pixels " + ("removed" if k == 0 else "revealed"))
-        ax.set_ylabel("probability of the class")
+        ax.set_title(_t(title))
+        ax.set_xlabel(_t("fraction of pixels " + ("removed" if k == 0 else "revealed")))
+        ax.set_ylabel(_t("probability of the class"))
         ax.set_xlim(0, 1)
         ax.set_ylim(0, 1.02)
         ax.legend(fontsize=7)
@@ -421,10 +449,10 @@ def plot_path(alphas, scores, nodes: dict | None = None, title: str = "", show: 
             y = ymin - (i + 1) * 0.08 * (ymax - ymin)
             ax.plot(pts, np.full_like(pts, y), "|", ms=9, mew=1.5, label=f"{rule}: {len(pts)} points")
         ax.set_xlim(x0, x1)
-        ax.set_xlabel("alpha (0: baseline, 1: image)")
+        ax.set_xlabel(_t("alpha (0: baseline, 1: image)"))
         ax.grid(alpha=0.3)
-    axes[0].set_ylabel("class score")
-    axes[0].set_title("the whole path")
-    axes[1].set_title(f"zoom on alpha {lo:.2f} .. {hi:.2f}")
+    axes[0].set_ylabel(_t("class score"))
+    axes[0].set_title(_t("the whole path"))
+    axes[1].set_title(_t(f"zoom on alpha {lo:.2f} .. {hi:.2f}"))
     axes[1].legend(fontsize=8, loc="lower right")
     return _finish(fig, show, title or None)

@@ -59,7 +59,9 @@ class Wrong(AssertionError):
 
 
 def format_line(name: str, status: str, message: str) -> str:
-    return f"[{status}] {name}: {message}"
+    """One check's line, in the course's language (:mod:`helpers.i18n`)."""
+    from ..i18n import tr
+    return f"[{tr(status)}] {name}: {tr(message)}"
 
 
 # ----------------------------------------------------------------------------- values
@@ -294,7 +296,7 @@ def expect(case: str, got, why: str, atol: float = 1e-6, rtol: float = 1e-5) -> 
     detail = ""
     if sum(a.size for a in stored.expected.values()) <= 12:
         detail = f": expected {describe(stored.expected)}, got {describe(arrays)}"
-    raise Wrong(f"{why} (your result matches {NONE_OF_THE_USUAL}{detail})", NONE_OF_THE_USUAL)
+    raise Wrong(f"{why} (your result matches none of the usual mistakes{detail})", NONE_OF_THE_USUAL)
 
 
 def _shapes(shapes: dict) -> str:

@@ -1,7 +1,8 @@
 """helpers: the library behind the course "Visualizing and understanding CNNs".
 
 Plumbing (complete): ``utils`` (seeding, fast mode, errors), ``data`` (images and data
-sets), ``models`` (the model zoo and its one interface), ``display`` (pictures).
+sets), ``models`` (the model zoo and its one interface), ``display`` (pictures), ``i18n``
+(the messages in your language: ``locale/<lang>.po``).
 ``optim`` is the one image-optimization loop that notebooks 3-5 share.
 Exercises (you complete them, notebook by notebook): ``features`` (notebook 1),
 ``saliency`` and ``trust`` (notebook 2, exercises 1-7 and 8-13), ``ascent`` (notebook 3),

@@ -20,7 +20,12 @@ FAST_ENV = "COURSE_FAST"
 
 
 class CourseError(ValueError):
-    """A mistake in how a course function was called, explained in one sentence."""
+    """A mistake in how a course function was called, explained in one sentence (in the
+    course's language: :mod:`helpers.i18n`)."""
+
+    def __init__(self, message="", *args):
+        from .i18n import tr
+        super().__init__(tr(message), *args)
 
 
 # ----------------------------------------------------------------------------- exercises
@@ -140,18 +145,20 @@ def claim(holds, text: str, fast_too: bool = True) -> None:
     hold every claim: the committed full runs show none failing, and a fast run (the tests run
     every notebook in fast mode) must print the same line as the full run for the others.
     """
+    from .i18n import tr
     if fast_mode() and not fast_too:
-        print(f"{FAST_ONLY} {text} (run without COURSE_FAST to see it)")
+        print(f"{tr(FAST_ONLY)} {tr(text)} {tr('(run without COURSE_FAST to see it)')}")
     elif holds:
-        print(f"{SHOWN} {text}")
+        print(f"{SHOWN} {tr(text)}")
     else:
-        print(f"{NOT_SHOWN} {text}")
+        print(f"{tr(NOT_SHOWN)} {tr(text)}")
 
 
 def fast_note(text: str = "fewer steps: not converged") -> str:
     """``" (fast mode: <text>)"`` in fast mode, else ``""``: for the title of a figure that fast
     mode cannot converge."""
-    return f" (fast mode: {text})" if fast_mode() else ""
+    from .i18n import tr
+    return f" ({tr('fast mode')}: {tr(text)})" if fast_mode() else ""
 
 
 def use_threads(n: int = 2) -> int:
