@@ -64,12 +64,13 @@ ensure_test_tools() {  # the real-browser test: playwright (pip) and Debian's ch
     "$PY" -m pip install --disable-pip-version-check -q -r requirements-test.txt 2>&1 | { grep -v "^WARNING: Location 'file:" || true; }
     echo "$want" > "$stamp"
   fi
-  if [ ! -x /usr/bin/chromium ] && [ -z "${COURSE_NO_APT:-}" ]; then
+  # fonts with Korean and Chinese letters: the translated notebooks' figures and pages (small ones)
+  if { [ ! -x /usr/bin/chromium ] || ! fc-list :lang=ko 2>/dev/null | grep -q .; } && [ -z "${COURSE_NO_APT:-}" ]; then
     local sudo=""
-    [ "$(id -u)" = 0 ] || { sudo -n true 2>/dev/null && sudo="sudo -n"; } || { echo "course.sh: chromium missing and no root: the browser test will be skipped"; return 0; }
-    echo "course.sh: installing Debian's chromium for the browser test"
-    { $sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq chromium >/dev/null; } \
-      || echo "course.sh: could not install chromium: the browser test will be skipped"
+    [ "$(id -u)" = 0 ] || { sudo -n true 2>/dev/null && sudo="sudo -n"; } || { echo "course.sh: chromium or fonts missing and no root: the browser test may be skipped"; return 0; }
+    echo "course.sh: installing Debian's chromium and Korean / Chinese fonts for the browser and translation tests"
+    { $sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq chromium fonts-nanum fonts-wqy-microhei >/dev/null; } \
+      || echo "course.sh: could not install chromium or the fonts: the browser test may be skipped"
   fi
 }
 

@@ -102,6 +102,7 @@ def extract(root: Path = ROOT) -> list[tuple[str, list[str], str]]:
 
     for w in WORDS:
         add(w, [], "helpers/checks/core.py:0")
+    add(": expected {0}, got {1}", ["the expected value", "your value"], "helpers/checks/core.py:0")   # a detail
     stub = stub_message("\x00", "\x01").replace("{", "{{").replace("}", "}}")
     add(stub.replace("\x00", "{0}").replace("\x01", "{1}"), ["exercise", "file"], "authoring/conventions.py:0")
     for p in sorted(helpers.rglob("*.py")):

@@ -168,7 +168,7 @@ def translate_notebook(nb: dict, cat, lang: str, summaries: dict | None = None) 
     return nb
 
 
-_SPANS = {"placeholders {n}": re.compile(r"\{\d+\}"), "code spans `...`": re.compile(r"`[^`]+`"),
+_SPANS = {"placeholders {n}": re.compile(r"\{\d+\}"), "code spans `...`": re.compile(r"``[^`]+``|`[^`]+`"),
           "formulas $...$": re.compile(r"\$[^$]+\$"), "links (...)": re.compile(r"\]\(([^)]+)\)")}
 
 

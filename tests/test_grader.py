@@ -25,7 +25,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests" / "fixtures"))
 from autograde import batch, codec, results, sandbox  # noqa: E402
 from autograde.course import Course  # noqa: E402
-from minicourse import mini_root  # noqa: E402
+from minicourse import mini_course, mini_root  # noqa: E402
 
 WHY = sandbox.available()
 pytestmark = pytest.mark.skipif(WHY is not None, reason=f"no sandbox here: {WHY}")
@@ -148,12 +148,7 @@ def test_collect_is_safe_and_idempotent(tmp_path):
 # ----------------------------------------------------------------------------- the catalogue
 @pytest.fixture(scope="module")
 def mini(tmp_path_factory):
-    base = tmp_path_factory.mktemp("grader")
-    root = mini_root(base / "root")
-    course = Course(base / "home", root, cell_timeout_s=10, call_timeout_s=10, notebook_wall_s=60,
-                    judge_budget_s=60, job_wall_s=300)
-    course.release(log=lambda *a: None)
-    return course
+    return mini_course(tmp_path_factory.mktemp("grader"))
 
 
 def test_release_hides_tests_and_solutions_and_grades_the_students_own_files(mini):

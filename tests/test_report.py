@@ -22,8 +22,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests" / "fixtures"))
 from authoring import mistakes as catalogue  # noqa: E402
 from autograde import batch, report, results, sandbox  # noqa: E402
-from autograde.course import Course  # noqa: E402
-from minicourse import mini_root  # noqa: E402
+from minicourse import mini_course  # noqa: E402
 
 WHY = sandbox.available()
 pytestmark = pytest.mark.skipif(WHY is not None, reason=f"no sandbox here: {WHY}")
@@ -50,11 +49,8 @@ def _cell(exercise: str) -> str:
 @pytest.fixture(scope="module")
 def graded(tmp_path_factory):
     base = tmp_path_factory.mktemp("report")
-    root = mini_root(base / "root")
-    course = Course(base / "home", root, cell_timeout_s=10, call_timeout_s=10, notebook_wall_s=60,
-                    judge_budget_s=60, job_wall_s=300)
-    course.release(log=lambda *a: None)
-    solutions = root / "solutions" / "helpers"
+    course = mini_course(base)
+    solutions = course.root / "solutions" / "helpers"
     notebook = course.release_dir / A / f"{A}.ipynb"
     by_id = {m.id: m for m in catalogue.load()}
     inbox = base / "inbox"

@@ -315,6 +315,19 @@ def test_student_runs_a_notebook_with_only_its_own_exercises_done(users, name):
     _assert_ran_clean(nb, name)
 
 
+def test_student_opens_a_korean_notebook_in_jupyterlab(users):
+    """notebooks/ko/: the same notebook, its text in Korean, run in the browser from its folder."""
+    if not (CHROMIUM and _playwright() is not None):
+        pytest.skip("no browser here (Debian's chromium and the playwright package)")
+    tree = _student_tree(users, 0)
+    home = users / "home-ko"
+    home.mkdir(exist_ok=True)
+    name = "ko/00_setup.ipynb"
+    nb = _run_in_jupyterlab(tree, home, name, users)
+    _assert_ran_clean(nb, name)
+    assert re.search(r"[\uac00-\ud7a3]", FIRST_MARKDOWN[name]), FIRST_MARKDOWN[name][:200]
+
+
 def _playwright():
     try:
         import playwright.sync_api
@@ -360,6 +373,9 @@ _STATE = """() => { const cells = window.jupyterapp.shell.currentWidget.content.
             outputs: cells.reduce((n, c) => n + c.model.outputs.length, 0)}; }"""
 
 
+FIRST_MARKDOWN: dict = {}       # notebook -> the text of its first rendered markdown cell
+
+
 def _run_in_jupyterlab(tree: Path, home: Path, name: str, users) -> dict:
     """``bash course.sh lab`` in the student's tree (a new home: no workspace to restore),
     the notebook opened in headless Chromium, its outputs cleared, Run All through the UI,
@@ -374,7 +390,7 @@ def _run_in_jupyterlab(tree: Path, home: Path, name: str, users) -> dict:
     proc, url, out = _server(readme("COURSE_FAST=1 bash course.sh lab") + " --LabApp.expose_app_in_browser=True",
                              tree, home, port, token, users / f"lab-{name}.log")
     SHOTS.mkdir(parents=True, exist_ok=True)
-    shot = SHOTS / f"{Path(name).stem}.png"
+    shot = SHOTS / f"{name.removesuffix('.ipynb').replace('/', '-')}.png"
     try:
         with sync_api.sync_playwright() as p:
             browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=[
@@ -420,6 +436,7 @@ def _run_in_jupyterlab(tree: Path, home: Path, name: str, users) -> dict:
                 assert page.locator(".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr'] "
                                     ":text('Traceback')").count() == 0, f"{name}: a traceback is shown"
                 assert page.locator(".jp-OutputArea-output img").count() >= 1, f"{name}: no image was rendered"
+                FIRST_MARKDOWN[name] = page.locator(".jp-MarkdownCell .jp-RenderedMarkdown").first.inner_text()
             finally:
                 try:
                     page.screenshot(path=str(shot))

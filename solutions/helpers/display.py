@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import math
+from pathlib import Path
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -19,7 +20,8 @@ from .utils import CourseError
 
 FONTS = {   # fonts that have the letters of the course's other languages, by platform
     "ko": ["Noto Sans CJK KR", "Noto Sans KR", "NanumGothic", "Malgun Gothic", "AppleGothic", "Apple SD Gothic Neo"],
-    "zh": ["Noto Sans CJK SC", "Noto Sans SC", "Microsoft YaHei", "PingFang SC", "SimHei", "WenQuanYi Zen Hei"],
+    "zh": ["Noto Sans CJK SC", "Noto Sans SC", "Microsoft YaHei", "PingFang SC", "SimHei", "WenQuanYi Micro Hei",
+           "WenQuanYi Zen Hei"],
 }
 
 
@@ -28,8 +30,18 @@ def _font_for(lang: str) -> str | None:
     """A font of this machine that draws ``lang``'s letters (put first among matplotlib's
     sans-serif fonts), or None."""
     from matplotlib import font_manager, rcParams
-    have = {f.name for f in font_manager.fontManager.ttflist}
-    found = next((f for f in FONTS.get(lang, []) if f in have), None)
+    wanted = FONTS.get(lang, [])
+    found = next((f for f in wanted if f in {x.name for x in font_manager.fontManager.ttflist}), None)
+    if found is None:      # installed after matplotlib made its list of fonts: add the files
+        keys = ("nanum", "wqy", "cjk", "notosanskr", "notosanssc", "malgun", "gothic", "yahei", "msyh", "pingfang",
+                "simhei")
+        for path in font_manager.findSystemFonts():
+            if any(k in Path(path).name.lower() for k in keys):
+                try:
+                    font_manager.fontManager.addfont(path)
+                except (OSError, RuntimeError, ValueError):
+                    pass
+        found = next((f for f in wanted if f in {x.name for x in font_manager.fontManager.ttflist}), None)
     if found:
         rcParams["font.sans-serif"] = [found] + [f for f in rcParams["font.sans-serif"] if f != found]
     return found
