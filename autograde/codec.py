@@ -264,7 +264,7 @@ def effects(snaps) -> list[dict]:
     """After the call: what it did to the watched arguments, as plain data (changed tensor
     contents and gradients, new generator states, replaced layers or hooks left behind, a
     global random state that changed).
-    The judge replays these on its own objects (``judge._apply_effects``)."""
+    The judge replays these on its own objects (``calls.apply_effects``)."""
     import torch
     eff = []
     for path, v, kind, before in snaps:

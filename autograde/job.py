@@ -372,7 +372,8 @@ def summary_text(state: JobState) -> str:
 
 # ----------------------------------------------------------------------------- the job
 def _judge(job: Job, cells, runtime, uid, out, state: JobState):
-    from .judge import Judge, Worker
+    from .calls import Worker
+    from .judge import Judge
     course, sub = job.course, job.submission
     try:
         src_nb = json.loads(course.source_notebook(job.assignment).read_text())

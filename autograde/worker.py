@@ -5,11 +5,11 @@ answers on another with plain data only (``codec.encode``), plus what the call d
 arguments (``codec.snapshot``/``effects``). Whatever this process does (student code runs
 here) can only change the *values* it sends back; the judge decides what they are worth.
 
-Two ways to run it, behind the judge's one interface (``judge.Worker``):
+Two ways to run it, behind the judge's one interface (``calls.Worker``):
 
 - **sandboxed** (grading): ``python worker.py`` inside the sandbox, in a private copy of the
   student's ``helpers/``, which it imports from there (``loader``), whatever else is on the path;
-- **forked** (the mutation lab, ``judge.ForkedWorker``): a child process forked from a process
+- **forked** (the mutation lab, ``calls.ForkedWorker``): a child process forked from a process
   that already holds the library to call.
 """
 import os

@@ -72,9 +72,10 @@ def run_graded(grade_id: str, notebooks_dir: Path, mistake=None, helpers_pkg: st
     """A graded cell judged by the grader's judge (:class:`autograde.judge.Judge`): this
     process's library is its trusted copy, and the student's code (this library with
     ``mistake`` applied) runs in a child forked before the proxies go in
-    (:class:`autograde.judge.ForkedWorker`): the same pickles, plain-data replies and effects
+    (:class:`autograde.calls.ForkedWorker`): the same pickles, plain-data replies and effects
     as the sandboxed worker. Returns (full marks, the judge's message)."""
-    from autograde.judge import ForkedWorker, Judge
+    from autograde.calls import ForkedWorker
+    from autograde.judge import Judge
     src, cell = graded_cells(notebooks_dir)[grade_id]
     if src not in _CONTEXTS:
         _CONTEXTS[src] = Judge.context(_notebook(str(src)))

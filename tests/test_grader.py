@@ -104,7 +104,7 @@ def test_a_call_that_changes_the_global_random_state_changes_the_callers():
     judge's own state moves on too: a check that the caller's random numbers were left alone
     (``randomized_weights`` without ``fork_rng``) sees through the sandbox."""
     import torch
-    from autograde.judge import _apply_effects
+    from autograde.calls import apply_effects
 
     def judged(call):                   # worker side, then across the codec, then the judge side
         snaps = codec.snapshot((), {})
@@ -112,7 +112,7 @@ def test_a_call_that_changes_the_global_random_state_changes_the_callers():
         blobs = []
         eff = codec.decode(json.dumps(codec.encode(codec.effects(snaps), blobs)).encode(), blobs)
         before = torch.random.get_rng_state()
-        _apply_effects(eff, (), {})
+        apply_effects(eff, (), {})
         return not torch.equal(torch.random.get_rng_state(), before)
 
     def forked():

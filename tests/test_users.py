@@ -388,7 +388,7 @@ def _run_in_jupyterlab(tree: Path, home: Path, name: str, users) -> dict:
     (settings.parent / "notebook-extension").mkdir(exist_ok=True)   # every cell in the DOM (no windowing)
     (settings.parent / "notebook-extension" / "tracker.jupyterlab-settings").write_text('{"windowingMode": "none"}')
     proc, url, out = _server(readme("COURSE_FAST=1 bash course.sh lab") + " --LabApp.expose_app_in_browser=True",
-                             tree, home, port, token, users / f"lab-{name}.log")
+                             tree, home, port, token, users / f"lab-{name.replace('/', '-')}.log")
     SHOTS.mkdir(parents=True, exist_ok=True)
     shot = SHOTS / f"{name.removesuffix('.ipynb').replace('/', '-')}.png"
     try:
