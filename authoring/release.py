@@ -123,6 +123,9 @@ def plan(root: Path = ROOT) -> dict[Path, bytes]:
             cat = translate.read_catalogue(translate.catalogue_path(root, lang, name), lang)
             files[Path("notebooks") / lang / f"{name}.ipynb"] = dump_notebook(
                 translate.translate_notebook(nb, cat, lang, summaries)).encode()
+        cat = translate.read_catalogue(translate.catalogue_path(root, lang, translate.README), lang)
+        files[Path("notebooks") / lang / "README.md"] = translate.translate_readme(
+            translate.student_readme(root), cat).encode()
     return files
 
 

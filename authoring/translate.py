@@ -18,9 +18,13 @@ docstring summaries, the figures' titles) are the catalogue ``solutions/helpers/
 (see :mod:`authoring.messages`), shipped with the library and read at run time by
 ``helpers.i18n``.
 
+The README's student section (``## For students``) is the catalogue
+``solutions/locale/<lang>/README.po`` the same way (each item of a list is its own block).
+
 ``bash course.sh release`` writes ``notebooks/<lang>/NN_name.ipynb`` for every language of
 :data:`LANGUAGES`: the English student notebook with each block replaced by its translation;
-code cells are the English ones, byte for byte.
+code cells are the English ones, byte for byte; and ``notebooks/<lang>/README.md``, the
+README's student section in that language.
 """
 from __future__ import annotations
 
@@ -35,6 +39,9 @@ LANGUAGES = {"ko": "한국어", "zh": "简体中文"}          # the released la
 PROJECT = "cnn-vis"
 _SEP = re.compile(r"(\n[ \t]*\n)")
 _FENCE = re.compile(r"^\s*(```|~~~)")
+README = "README"                       # the catalogue of the README's student section
+_STUDENT_SECTION = re.compile(r"(?ms)^## For students\n.*?(?=^## )")
+_ITEM = re.compile(r"(\n)(?=- )")      # before a top-level list item
 
 
 def locale_dir(root: Path = ROOT) -> Path:
@@ -80,12 +87,37 @@ def prose_blocks(nb: dict) -> list[tuple[int, str]]:
     return out
 
 
+def student_readme(root: Path = ROOT) -> str:
+    """The README's student section: from ``## For students`` to the next section."""
+    m = _STUDENT_SECTION.search((Path(root) / "README.md").read_text())
+    if m is None:
+        raise SystemExit("README.md has no '## For students' section (translate.py reads it)")
+    return m.group(0)
+
+
+def readme_pieces(text: str) -> list[str]:
+    """``text`` as pieces like :func:`split_blocks`, each item of a list its own piece."""
+    out = []
+    for piece in split_blocks(text):
+        out += [p for p in _ITEM.split(piece) if p] if translatable(piece) else [piece]
+    return out
+
+
 # ----------------------------------------------------------------------------- catalogues
 def template(nb: dict, name: str):
     """The catalogue of a notebook's prose, without translations (a gettext template)."""
+    return _template([(i, block) for i, block in prose_blocks(nb)], name)
+
+
+def readme_template(text: str):
+    """The catalogue of the README's student section, without translations."""
+    return _template([(i, p) for i, p in enumerate(readme_pieces(text)) if translatable(p)], README)
+
+
+def _template(blocks, name: str):
     from babel.messages.catalog import Catalog
     cat = Catalog(project=PROJECT, fuzzy=False)
-    for i, block in prose_blocks(nb):
+    for i, block in blocks:
         cat.add(block, locations=[(name, i)])
     return cat
 
@@ -132,8 +164,9 @@ def update(root: Path = ROOT, languages=None, log=print) -> list[Path]:
     """Refresh every notebook catalogue from the sources: new blocks added untranslated,
     changed ones fuzzy (with the previous English kept as a comment), removed ones obsolete."""
     written = []
-    for name, nb in student_notebooks(root).items():
-        tmpl = template(nb, name)
+    templates = {name: template(nb, name) for name, nb in student_notebooks(root).items()}
+    templates[README] = readme_template(student_readme(root))
+    for name, tmpl in templates.items():
         for lang in languages or LANGUAGES:
             path = catalogue_path(root, lang, name)
             cat = read_catalogue(path, lang)
@@ -166,6 +199,11 @@ def translate_notebook(nb: dict, cat, lang: str, summaries: dict | None = None) 
         cell["source"] = "".join(out).splitlines(keepends=True)
     nb.setdefault("metadata", {})["course_language"] = lang
     return nb
+
+
+def translate_readme(text: str, cat) -> str:
+    """The README's student section with each piece in ``cat``'s language where confirmed."""
+    return "".join((translation(cat, p) or p) if translatable(p) else p for p in readme_pieces(text))
 
 
 _SPANS = {"placeholders {n}": re.compile(r"\{\d+\}"), "code spans `...`": re.compile(r"``[^`]+``|`[^`]+`"),
@@ -219,7 +257,7 @@ def main(argv=None) -> int:
     from authoring import messages
     missing = 0
     for lang in LANGUAGES:
-        for name in student_notebooks():
+        for name in [*student_notebooks(), README]:
             left = untranslated(read_catalogue(catalogue_path(ROOT, lang, name), lang))
             missing += len(left)
             print(f"{lang} {name}: {len(left)} block(s) not translated" + "".join(f"\n    {b[:70]!r}" for b in left[:5]))

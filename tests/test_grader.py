@@ -216,7 +216,8 @@ def test_hostile_catalogue(mini, tmp_path):
            "ignores_ctrl_c": "did not finish", "alloc_30gb": "MemoryError", "fork_bomb": "BlockingIOError",
            "kills_kernel": "SIGKILL", "deletes_test_cells": "not done yet", "edits_test_cells": "not done yet",
            "changes_points": "not done yet", "input_transformer": "not done yet",
-           "monkeypatches_allclose": "check normalize_filters failed", "always_equal": "does not accept",
+           "monkeypatches_allclose": "check normalize_filters failed", "patches_the_checks": "check normalize_filters failed",
+           "always_equal": "does not accept",
            "sandbox_probe": "not done yet",
            "fake_passed_output": "not done yet", "good": "passed", "own_helper_function": "passed"}
     secret = results.hidden_lines(mini, a)

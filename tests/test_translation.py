@@ -142,9 +142,38 @@ def test_translated_notebooks_have_the_english_code_byte_for_byte(lang):
 
 
 @pytest.mark.parametrize("lang", LANGS)
+def test_the_readme_student_section_is_released_in_each_language(lang):
+    """notebooks/<lang>/README.md: every item of the README's 'For students' in that language,
+    with the English commands, file names and identifiers (code spans) unchanged."""
+    en = translate.student_readme(ROOT)
+    tr = (ROOT / "notebooks" / lang / "README.md").read_text()
+    assert tr == translate.translate_readme(en, translate.read_catalogue(
+        translate.catalogue_path(ROOT, lang, translate.README), lang)), "run `bash course.sh release`"
+    en_items = [p for p in translate.readme_pieces(en) if translate.translatable(p)]
+    tr_items = translate.readme_pieces(tr)
+    tr_items = [p for p in tr_items if p.strip() and not re.fullmatch(r"\s+", p)]
+    assert len(en_items) == len(tr_items) >= 9
+    code = re.compile(r"`[^`]+`")
+    for a, b in zip(en_items, tr_items):
+        assert SCRIPT[lang].search(b), f"not translated: {a[:60]!r}"
+        assert sorted(code.findall(a)) == sorted(code.findall(b)), a[:60]
+
+
+def test_the_readme_section_is_cut_into_items_and_comes_back_whole():
+    text = "## For students\n\n- **A**: one `x`,\n  two.\n- **B**: three.\n\n```bash\nrun it\n```\n\n"
+    pieces = translate.readme_pieces(text)
+    assert "".join(pieces) == text
+    assert [p for p in pieces if translate.translatable(p)] == [
+        "## For students", "- **A**: one `x`,\n  two.", "- **B**: three."]
+    cat = translate.read_catalogue(Path("/nonexistent.po"), "ko")
+    cat.add("- **B**: three.", "- **나**: 셋.")
+    assert translate.translate_readme(text, cat) == text.replace("- **B**: three.", "- **나**: 셋.")
+
+
+@pytest.mark.parametrize("lang", LANGS)
 def test_every_catalogue_of_a_released_language_is_complete_and_sound(lang):
     left = {}
-    for name in NAMES:
+    for name in [*NAMES, translate.README]:
         cat = translate.read_catalogue(translate.catalogue_path(ROOT, lang, name), lang)
         assert not translate.problems(cat), translate.problems(cat)[:5]
         if translate.untranslated(cat):
@@ -165,6 +194,10 @@ def test_the_catalogues_hold_what_the_sources_say():
         for lang in LANGS:
             have = {m.id for m in translate.read_catalogue(translate.catalogue_path(ROOT, lang, name), lang) if m.id}
             assert want <= have, f"{lang}/{name}: run `bash course.sh translate update`: {sorted(want - have)[:3]}"
+    want = {m.id for m in translate.readme_template(translate.student_readme(ROOT)) if m.id}
+    for lang in LANGS:
+        have = {m.id for m in translate.read_catalogue(translate.catalogue_path(ROOT, lang, translate.README), lang) if m.id}
+        assert want <= have, f"{lang}/README: run `bash course.sh translate update`: {sorted(want - have)[:3]}"
     want = {t for t, _, _ in messages.extract(ROOT)}
     for lang in LANGS:
         have = {m.id for m in translate.read_catalogue(messages.library_path(ROOT, lang), lang) if m.id}
