@@ -350,7 +350,7 @@ check("receptive_field")
 # graded: receptive_field
 check("receptive_field")
 ### BEGIN HIDDEN TESTS
-# AlexNet's conv1..conv5 with its pools: the well-known 195 px field, stride 16
+# AlexNet's conv1..conv5 with its pools: a 163 px field at conv5 (stride 16), 195 px after the last pool (stride 32)
 _alex = [(11, 4, 2, 1), (3, 2, 0, 1), (5, 1, 2, 1), (3, 2, 0, 1), (3, 1, 1, 1), (3, 1, 1, 1), (3, 1, 1, 1)]
 assert tuple(Fe.receptive_field(_alex)) == (163, 16, -66)
 assert tuple(Fe.receptive_field(_alex + [(3, 2, 0, 1)])) == (195, 32, -66)

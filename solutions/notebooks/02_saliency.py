@@ -544,8 +544,9 @@ claim(all(any(later > earlier for earlier, later in zip(g, g[1:])) or g[-1] > 0.
 #
 # Adebayo et al.'s **cascading randomization**: re-initialize the classifier's weights, then
 # also the layer below, and so on down to the first convolution, and compute every map again
-# on each of these ever more random networks. The network's prediction is garbage after the
-# first step; a map that still looks like the original explains the image, not the network.
+# on each of these ever more random networks. After the first step the classifier is random,
+# so the predictions mean nothing; a map that still looks like the original explains the
+# image, not the network.
 #
 # `Tr.cascade_layers(model)` lists the layers with weights, from the top. **Exercise 10:
 # `randomized_weights(model, down_to, seed)`**: the weights of a *copy* of the model whose
@@ -614,12 +615,13 @@ claim(min(rho["SmoothGrad"][:2]) > max(rho["saliency"][:2]),
 # **What this figure shows on EfficientNet-Lite0** (one photo, one seed; the numbers are in the
 # lines above):
 #
-# - **Guided backprop fails the test at the top.** After the classifier and then the block
-#   below it are re-initialized, its map is unchanged although the network's prediction is
-#   now meaningless. With every layer random down to the stem it draws the cat's outline more
+# - **Guided backprop fails the test at the top.** After the first two steps (the classifier,
+#   then the layers down to `blocks.6`) its map is unchanged although the network's prediction
+#   is now meaningless. With every layer random down to the stem it draws the cat's outline more
 #   sharply than ever: it shows the image's edges, as Adebayo et al. found on Inception and VGG.
 # - **Saliency, Integrated Gradients and Grad-CAM change at the first step**: they do depend
-#   on what the top of the network learned. **SmoothGrad** keeps its large blobs longer.
+#   on what the top of the network learned. **SmoothGrad** too: its blobs move at the first
+#   step (its correlations are in the lines above).
 # - **Integrated Gradients with a black baseline** keeps the eyes and the outline even on a
 #   fully random network: it multiplies the gradient by `x - x'`, the image itself, so the
 #   image's structure survives whatever the gradient is. The rank correlation captures this

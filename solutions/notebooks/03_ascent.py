@@ -62,7 +62,12 @@ print(model.name, "-", len(model.classes), "classes;", ", ".join(f"{c} = {model.
 #
 # Start from the **zero image**: the network normalizes its input by subtracting the dataset's
 # mean colour, so "zero" is the flat mean-colour image (`As.neutral_image`). We write the
-# image as `base + delta` and optimize `delta`. Each step: forward, backpropagate to the
+# image as `base + delta` and optimize `delta`; the paper's `I` is the image minus the mean
+# colour, our `delta`, so the penalty is on `delta`:
+#
+# $$ \delta^* = \arg\max_\delta \; S_c(\text{base} + \delta) - \lambda \lVert \delta \rVert_2^2 $$
+#
+# Each step: forward, backpropagate to the
 # pixels, take a small step *up* the gradient. We divide the gradient by its mean absolute
 # value so that the learning rate is the average change per pixel, whatever the scale of the
 # score. **Jitter**: before each step, shift the image by a few random pixels (`torch.roll`),
@@ -190,7 +195,7 @@ claim(sum(p > 0.9 for p in probs) >= len(probs) - 2,
       fast_too=False)
 
 # %% [markdown]
-# Nearly every image reaches a probability near 1 (the line above): the network is satisfied
+# Nearly every image reaches a probability above 0.9 (the line above): the network is satisfied
 # by all of them. The regularized ones are smoother, and here and there show a part *we* might
 # pick out (look for legs radiating from a spider's body); at this size and number of steps
 # they stay rough. The regularizers are a **prior** on natural images: they decide which of
@@ -401,8 +406,8 @@ assert torch.allclose(As.pgd(_m, _x, _y, 0.03, alpha=0.02, steps=2, random_start
 ### END HIDDEN TESTS
 
 # %% [markdown]
-# One photo, attacked: untargeted FGSM and PGD at `eps = 2/255`, and a targeted PGD that makes
-# the network see a goldfish.
+# One photo, attacked: untargeted FGSM and PGD at `eps = 2/255`, and a targeted PGD at
+# `eps = 4/255` that makes the network see a goldfish.
 
 # %%
 # NBVAL_IGNORE_OUTPUT
@@ -449,8 +454,9 @@ claim(all(p <= f for p, f in zip(acc_pgd[2:], acc_fgsm_same[2:])),
 
 # %% [markdown]
 # A change of one grey level in every pixel, invisible to us, breaks the network on most
-# images; PGD, on the same images and budget, does even more damage (the lines above). Our attacks agree with Captum's `FGSM` and `PGD` (the course's
-# test suite checks this; the cell below checks it on two images).
+# images; PGD, on the same images and budget, does even more damage (the lines above). Our
+# attacks agree with Captum's `FGSM` and `PGD`: the course's test suite checks both; the cell
+# below checks FGSM on two images.
 
 # %%
 import warnings
@@ -465,7 +471,7 @@ print("FGSM agrees with Captum's on over 99% of the pixels (the rest: gradients 
 # %% [markdown]
 # ## Questions
 #
-# **Q1.** Nearly every image of the ablation reaches probability ~1, yet only some look like
+# **Q1.** Nearly every image of the ablation reaches a probability above 0.9, yet only some look like
 # the class. What does that tell you about what "the network's idea of a goldfish" means, and
 # about the role of the regularizers?
 

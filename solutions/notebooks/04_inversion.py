@@ -155,14 +155,17 @@ claim(max(r.feature_loss for r in recs.values()) < 0.15,
       fast_too=False)
 
 # %% [markdown]
-# Early layers keep almost everything: the reconstruction is nearly the photo. Deeper layers
+# The first layer keeps almost everything: its reconstruction is nearly the photo (the SSIM
+# line above); from `blocks.1` on, less and less. Deeper layers
 # keep *what* is there and roughly *where*, but not the exact colours, textures and positions:
 # the network has thrown them away because they do not matter for the class.
 #
 # ### The effect of `beta` and `lambda`
 #
 # At one middle layer: a stronger prior (larger `lambda`) gives smoother images with less
-# detail; `beta = 1` keeps sharper edges than `beta = 2` at the same strength.
+# detail. The two rows use different `lambda`s, scaled so that they look about equally smooth:
+# compare their edges. `beta = 1` is the total variation of Rudin, Osher and Fatemi, known to
+# keep edges sharp while it flattens the regions between them; `beta = 2` blurs everything alike.
 
 # %%
 # NBVAL_IGNORE_OUTPUT
@@ -291,12 +294,12 @@ claim(all(o[-1] > o[0] for o in d.objectives), "the objective grows within every
 # ## Questions
 #
 # **Q1.** Reconstructions from deeper layers have lower PSNR and SSIM, yet the feature loss
-# is low at every layer (a few percent of the target's energy, in the table above). What does that say about what deep features are *invariant* to,
+# is low at every layer (within 15% of the target's energy: the table and the line above). What does that say about what deep features are *invariant* to,
 # and why is that useful for classification?
 
 # %% [markdown] nbgrader={"grade": true, "grade_id": "nb4_q1", "locked": false, "points": 2, "schema_version": 3, "solution": true}
 # **Model answer.** Many images give nearly the same deep features: the optimizer found one whose features
-# match to within a few percent, yet it differs from the photo in exact colours, textures and positions.
+# closely match the photo's (within 15%), yet it differs from the photo in exact colours, textures and positions.
 # Deep layers have become invariant to those factors (through pooling, striding and
 # non-linearities that discard them), keeping what identifies the object and roughly where.
 # Invariance to nuisance changes (small shifts, lighting, texture details) is what a

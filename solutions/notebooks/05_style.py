@@ -259,8 +259,8 @@ show_images(strip, [f"{1 - a:.2f} starry / {a:.2f} scream" for a in alphas], nco
 
 # %% [markdown]
 # **Adam or L-BFGS?** Gatys et al. used L-BFGS: each of its steps runs up to 20 evaluations
-# with a line search. On the same budget of network evaluations (in a full run: fast mode gives
-# L-BFGS fewer) the two reach similar losses
+# with a line search. Given a twentieth of Adam's steps, so at most Adam's number of network
+# evaluations (in a full run: fast mode gives L-BFGS fewer), the two reach similar losses
 # here; L-BFGS needs no learning rate to tune, Adam gives a smooth progress bar.
 
 # %%
