@@ -28,7 +28,7 @@ from collections import deque
 from pathlib import Path
 
 from .bundle import ReleasePlugin, build_release
-from .cluster import connect, dashboard
+from .cluster import connect, dashboard, restore_environ
 from .config import COURSE_ID
 from .course import Course, GraderError
 from .files import safe_rel, sha_tree
@@ -96,6 +96,7 @@ class Batch:
         assignments = sorted({j.assignment for j in self.queue})
         self.gb = Gradebook(self.course.db_url, COURSE_ID)
         client = cluster = self.release = None
+        self.environ = dict(os.environ)      # a restarted worker's nanny writes into it again
         self.bar, interrupted = None, False
         try:
             self.release = build_release(self.course, assignments, self.gb)
@@ -195,6 +196,7 @@ class Batch:
         if cluster is not None:
             with contextlib.suppress(Exception):
                 cluster.close()
+            restore_environ(self.environ)
         self.gb.close()
 
     def summarize(self, wall: float, interrupted: bool) -> None:

@@ -193,6 +193,20 @@ def test_grading_machines_start_with_the_course_settings():
         cluster.dask_command("worker", ["--nworkers", "2"])
 
 
+def test_a_local_cluster_leaves_this_process_environment_alone():
+    """Dask's nanny writes its workers' OMP_NUM_THREADS=1 (and PYTHONHASHSEED, ...) into the
+    instructor's os.environ before spawning them: every process started afterwards, a notebook
+    kernel included, then ran on one thread (the test suite's notebooks took twice as long)."""
+    from autograde import cluster
+    before = dict(os.environ)
+    client, local, _ = cluster.connect(None, 1)
+    try:
+        assert dict(os.environ) == before, {k for k in set(os.environ) ^ set(before)}
+    finally:
+        client.close()
+        local.close()
+
+
 # ----------------------------------------------------------------------------- a real cluster
 @pytest.fixture(scope="module")
 def scheduler(tmp_path_factory):

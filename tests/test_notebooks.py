@@ -105,8 +105,10 @@ def test_claim_prints_what_the_run_shows(capsys, monkeypatch):
 PROSE_NUMBERS = {
     "01_features": {"10%": "chance level with 10 classes"},
     "02_saliency": {"0.15": "SmoothGrad's sigma, a parameter", "15 %": "sigma as a share of the range"},
-    "03_ascent": {"2.5": "the full-run time, measured by `bash course.sh notebooks run` (README)"},
-    "04_inversion": {"0.05": "the lambda scale of the beta = 1 runs, a parameter"},
+    "03_ascent": {"2.5": "the full-run time, measured by `bash course.sh notebooks run` (README)",
+                  "0.9": "the threshold of the claim printed above it (helpers.claim checks it)"},
+    "04_inversion": {"0.05": "the lambda scale of the beta = 1 runs, a parameter",
+                     "15%": "the threshold of the claim printed above it (helpers.claim checks it)"},
     "05_style": {"2.5": "the full-run time (README)"},
 }
 

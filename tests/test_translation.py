@@ -22,6 +22,8 @@ sys.path.insert(0, str(ROOT))
 from authoring import messages, translate  # noqa: E402
 from authoring.release import source_notebook  # noqa: E402
 from authoring import notebooks as sources  # noqa: E402
+sys.path.insert(0, str(ROOT / "tests" / "fixtures"))
+from notebook_languages import IN_THE_BROWSER  # noqa: E402
 
 LANGS = list(translate.LANGUAGES)
 NAMES = [p.stem for p in sources.sources(ROOT)]
@@ -219,11 +221,12 @@ def test_a_korean_student_runs_the_checks_in_korean(tmp_path):
 
 
 # ----------------------------------------------------------------------------- the translated notebooks run
-@pytest.mark.parametrize("name", NAMES)
-@pytest.mark.parametrize("lang", LANGS)
+@pytest.mark.parametrize("lang,name", [(lang, name) for lang in LANGS for name in NAMES
+                                       if IN_THE_BROWSER[name] != lang])
 def test_a_translated_notebook_runs_in_fast_mode(lang, name, tmp_path):
     """The solved notebook with its prose translated, run in fast mode in notebooks/<lang>/:
-    no error cell, and what it prints in words (claims) in that language."""
+    no error cell, and what it prints in words (claims) in that language. The pairs the
+    browser test runs (tests/fixtures/notebook_languages.py) are not run twice."""
     import nbformat
     from nbclient import NotebookClient
     nb = json.loads((ROOT / "solutions" / "notebooks" / f"{name}.ipynb").read_text())

@@ -41,6 +41,9 @@ SHARED = ROOT.parent / "shared"
 SHOTS = ROOT / "build" / "screenshots"
 README = (ROOT / "README.md").read_text()
 NOTEBOOKS = sorted(p.name for p in (ROOT / "notebooks").glob("*.ipynb"))
+SCRIPT = {"ko": re.compile(r"[\uac00-\ud7a3]"), "zh": re.compile(r"[\u4e00-\u9fff]")}
+sys.path.insert(0, str(ROOT / "tests" / "fixtures"))
+from notebook_languages import IN_THE_BROWSER  # noqa: E402
 CHROMIUM = next((p for p in ["/usr/bin/chromium", "/usr/lib/chromium/chromium", shutil.which("chromium") or ""]
                  if p and Path(p).exists()), None)
 # what a user's shell would not have: the test run's own settings
@@ -300,7 +303,12 @@ def test_student_checks_fail_cleanly_on_an_untouched_release(users):
 
 @pytest.mark.parametrize("name", NOTEBOOKS)
 def test_student_runs_a_notebook_with_only_its_own_exercises_done(users, name):
+    """The student's notebook, in the language :data:`IN_THE_BROWSER` gives it (notebooks/ko/,
+    notebooks/zh/: the English code cells, byte for byte), run from its folder in JupyterLab:
+    no error, its first cell rendered in that language, its claims printed in it."""
     n = int(name[:2])
+    lang = IN_THE_BROWSER[name.removesuffix(".ipynb")]
+    path = f"{lang}/{name}"
     tree = _student_tree(users, n)
     home = users / f"home-nb{n}"
     if n >= 1:
@@ -308,24 +316,16 @@ def test_student_runs_a_notebook_with_only_its_own_exercises_done(users, name):
         r = sh(readme(f"bash course.sh check -k nb{n}") if n == 1 else f"bash course.sh check -k nb{n}", tree, home)
         assert r.returncode == 0 and r.stdout.count("[passed]") == len(CHECKS[n]), r.stdout[-3000:]
     if CHROMIUM and _playwright() is not None:
-        nb = _run_in_jupyterlab(tree, home, name, users)
+        nb = _run_in_jupyterlab(tree, home, path, users)
+        assert SCRIPT[lang].search(FIRST_MARKDOWN[path]), FIRST_MARKDOWN[path][:200]
     else:
         print("no browser here (Debian's chromium and the playwright package): running the notebook with nbconvert")
-        nb = _run_with_nbconvert(tree, home, name)
-    _assert_ran_clean(nb, name)
-
-
-def test_student_opens_a_korean_notebook_in_jupyterlab(users):
-    """notebooks/ko/: the same notebook, its text in Korean, run in the browser from its folder."""
-    if not (CHROMIUM and _playwright() is not None):
-        pytest.skip("no browser here (Debian's chromium and the playwright package)")
-    tree = _student_tree(users, 0)
-    home = users / "home-ko"
-    home.mkdir(exist_ok=True)
-    name = "ko/00_setup.ipynb"
-    nb = _run_in_jupyterlab(tree, home, name, users)
-    _assert_ran_clean(nb, name)
-    assert re.search(r"[\uac00-\ud7a3]", FIRST_MARKDOWN[name]), FIRST_MARKDOWN[name][:200]
+        nb = _run_with_nbconvert(tree, home, path)
+    _assert_ran_clean(nb, path)
+    printed = "".join(o.get("text", "") if isinstance(o.get("text", ""), str) else "".join(o["text"])
+                      for c in nb["cells"] if c["cell_type"] == "code" for o in c.get("outputs", []))
+    claims = [line for line in printed.splitlines() if line.startswith("\u2713")]
+    assert all(SCRIPT[lang].search(line) for line in claims), claims[:3]
 
 
 def _playwright():
@@ -348,14 +348,29 @@ def _assert_ran_clean(nb: dict, name: str):
     for c in code:
         for o in c.get("outputs", []):
             text = o.get("text", "") if isinstance(o.get("text", ""), str) else "".join(o["text"])
-            assert "[not done]" not in text and "[FAILED]" not in text and "[ERROR]" not in text, \
+            assert not any(bad in text for bad in _not_passed(name)), \
                 f"{name}: a local check did not pass:\n{text[-1500:]}"
 
 
+def _not_passed(name: str) -> list[str]:
+    """How a check line that did not pass starts, in the language of notebook ``name``
+    (``ko/01_features.ipynb``: Korean too)."""
+    words = ["not done", "FAILED", "ERROR"]
+    lang = name.split("/")[0] if "/" in name else None
+    if lang:
+        sys.path.insert(0, str(ROOT))
+        from authoring import messages, translate
+        cat = translate.read_catalogue(messages.library_path(ROOT, lang), lang)
+        words += [translate.translation(cat, w) or w for w in words]
+    return [f"[{w}]" for w in words]
+
+
 def _run_with_nbconvert(tree: Path, home: Path, name: str) -> dict:
-    out = tree / "notebooks" / f".ran-{name}"
+    """``name`` (relative to notebooks/, e.g. ko/01_features.ipynb) run from its own folder."""
+    folder = (tree / "notebooks" / name).parent
+    out = folder / f".ran-{Path(name).name}"
     r = sh(f"{tree / '.venv' / 'bin' / 'python'} -m jupyter nbconvert --to notebook --execute --allow-errors "
-           f"--ExecutePreprocessor.timeout=600 --output {out.name} {name}", tree / "notebooks", home, timeout=1200,
+           f"--ExecutePreprocessor.timeout=600 --output {out.name} {Path(name).name}", folder, home, timeout=1200,
            COURSE_FAST="1", PYTHONPATH=str(tree))   # what `course.sh lab` sets: the folder holding helpers/
     assert r.returncode == 0, r.stderr[-3000:]
     return json.loads(out.read_text())
